@@ -1,0 +1,1 @@
+"""The `geolm` command line: one typer app, one module per verb."""

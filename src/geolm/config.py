@@ -1,0 +1,167 @@
+"""`GeoConfig`: the Llama-style shape of a geolm model plus the choice of each pluggable part.
+
+It is a transformers `PretrainedConfig`, so it round-trips through `config.json` and the Auto classes.
+Unlike a plain `PretrainedConfig` it refuses keys it does not know and values out of range, naming what
+is allowed, because a misspelt key silently ignored is a wasted training run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transformers import PretrainedConfig
+
+from geolm.errors import ConfigError
+
+# Keys every PretrainedConfig carries or that generate()/save_pretrained add; accepted silently.
+_HF_KEYS = frozenset(PretrainedConfig().to_dict()) | {
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+    "sep_token_id",
+    "decoder_start_token_id",
+    "num_labels",
+    "tie_word_embeddings",
+    "torch_dtype",
+    "use_cache",
+    "auto_map",
+    "tokenizer_class",
+    "prefix",
+    "task_specific_params",
+    "finetuning_task",
+    "is_decoder",
+    "add_cross_attention",
+    "cross_attention_hidden_size",
+    "tf_legacy_loss",
+    "pruned_heads",
+    "torchscript",
+    "use_bfloat16",
+    "_attn_implementation_autoset",
+    "_commit_hash",
+    "attn_implementation",
+}
+
+# Part names that need nothing beyond what is built in; each system adds its own when it is imported.
+PART_KINDS = ("attention", "ffn", "modulation", "memory")
+
+
+class GeoConfig(PretrainedConfig):
+    """Shape and parts of a geolm model.
+
+    `attention`, `ffn`, `modulation` and `memory` name entries of the part registries in `geolm.nn.registry`;
+    `part_options` holds each part's own settings as `{kind: {key: value}}`, validated by the part itself.
+    """
+
+    model_type = "geolm"
+    keys_to_ignore_at_inference = ["past_key_values"]  # noqa: RUF012 (a transformers class attribute)
+
+    vocab_size: int = 8192
+    hidden_size: int = 256
+    intermediate_size: int = 768
+    num_hidden_layers: int = 8
+    num_attention_heads: int = 8
+    num_key_value_heads: int | None = None
+    head_dim: int | None = None
+    max_position_embeddings: int = 512
+    rope_theta: float = 10000.0
+    rms_norm_eps: float = 1e-5
+    initializer_range: float = 0.02
+    tie_word_embeddings: bool = True
+    attention_dropout: float = 0.0
+    attention: str = "gqa"
+    ffn: str = "swiglu"
+    modulation: str = "none"
+    memory: str = "none"
+    part_options: dict | None = None
+    classifier_pooling: str = "mean"
+    use_cache: bool = True
+    bos_token_id: int | None = 1
+    eos_token_id: int | list[int] | None = 2
+    pad_token_id: int | None = 0
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - _HF_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(self.field_names())}"
+            )
+        if self.num_key_value_heads is None:
+            self.num_key_value_heads = self.num_attention_heads
+        if self.head_dim is None and isinstance(self.hidden_size, int) and isinstance(self.num_attention_heads, int):
+            self.head_dim = self.hidden_size // max(self.num_attention_heads, 1)
+        self.part_options = {k: dict(v) for k, v in (self.part_options or {}).items()}
+        self.rope_theta = float(self.rope_theta)
+        self.rms_norm_eps = float(self.rms_norm_eps)
+        super().__post_init__(**kwargs)
+        self.validate_fields()
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The geolm-specific keys, in declaration order (what an error message lists as allowed)."""
+        return [name for name in cls.__annotations__ if not name.startswith("_")]
+
+    def validate_fields(self) -> None:
+        """Check ranges and part names; raise one `ConfigError` naming the key and what is allowed."""
+        positive = (
+            "vocab_size",
+            "hidden_size",
+            "intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "max_position_embeddings",
+        )
+        for key in positive:
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"config key {key!r} must be a positive integer, got {value!r}")
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise ConfigError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
+                f"num_key_value_heads ({self.num_key_value_heads})"
+            )
+        if self.head_dim % 2:
+            raise ConfigError(f"head_dim must be even for rotary embeddings, got {self.head_dim}")
+        if self.rope_theta <= 0 or self.rms_norm_eps <= 0:
+            raise ConfigError("rope_theta and rms_norm_eps must be positive")
+        if not 0.0 <= self.attention_dropout < 1.0:
+            raise ConfigError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
+        if self.classifier_pooling not in ("mean", "last"):
+            raise ConfigError(f"classifier_pooling must be one of 'mean', 'last', got {self.classifier_pooling!r}")
+        from geolm.nn.registry import REGISTRIES
+
+        for kind in PART_KINDS:
+            REGISTRIES[kind].get(getattr(self, kind))  # raises ConfigError listing the registered names
+        bad = sorted(set(self.part_options) - set(PART_KINDS))
+        if bad:
+            raise ConfigError(f"part_options has unknown part kind(s) {bad}; allowed: {list(PART_KINDS)}")
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> GeoConfig:
+        """A named preset (see `geolm presets`), with keyword overrides applied and validated."""
+        from geolm.presets import preset_config
+
+        return preset_config(name, **overrides)
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> GeoConfig:
+        """Read a JSON config file (a `config.json` or a user file with a `preset` key plus overrides)."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a config file must hold a JSON object")
+        data.update(overrides)
+        data.pop("model_type", None)
+        preset = data.pop("preset", None)
+        try:
+            return cls.from_preset(preset, **data) if preset else cls(**data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from None

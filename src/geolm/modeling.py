@@ -1,0 +1,319 @@
+"""geolm models: one Llama-style decoder whose attention, FFN, modulation and memory are chosen by the config.
+
+Read top to bottom: the decoder block, the base model (embeddings, blocks, final norm), then the three heads
+(causal LM, sequence classification, token classification). With the baseline parts the module names and
+the function computed are those of HF `LlamaForCausalLM`, so weights map one to one (see `geolm.convert`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache, DynamicCache
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPast,
+    CausalLMOutputWithPast,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+
+from geolm.config import GeoConfig
+from geolm.nn import ATTENTION, FFN, MEMORY, MODULATION, ForwardContext, RMSNorm, RotaryEmbedding
+
+
+class GeoDecoderLayer(GradientCheckpointingLayer):
+    """Pre-norm block: x + attention(norm(x)), then optional memory, then x + ffn(norm(x))."""
+
+    def __init__(self, config: GeoConfig, layer_idx: int, modulation: nn.Module) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.self_attn = ATTENTION.get(config.attention)(config, layer_idx, modulation)
+        memory_cls = MEMORY.get(config.memory)
+        self.memory = memory_cls(config, layer_idx) if memory_cls is not None else None
+        self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.mlp = FFN.get(config.ffn)(config, layer_idx, modulation)
+
+    def forward(
+        self, hidden_states: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext
+    ) -> torch.Tensor:
+        hidden_states = hidden_states + self.self_attn(self.input_layernorm(hidden_states), rope, ctx)
+        if self.memory is not None:
+            hidden_states = self.memory(hidden_states, ctx)
+        return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states), ctx)
+
+
+class GeoPreTrainedModel(PreTrainedModel):
+    """Shared HF plumbing: config class, weight init, gradient checkpointing and SDPA support flags."""
+
+    config_class = GeoConfig
+    config: GeoConfig
+    base_model_prefix = "model"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["GeoDecoderLayer"]  # noqa: RUF012 (transformers class attribute)
+    _skip_keys_device_placement = ["past_key_values"]  # noqa: RUF012
+    _supports_sdpa = True
+
+
+class GeoModel(GeoPreTrainedModel):
+    """Embeddings, decoder blocks and the final norm; causal unless a classification head turns it off."""
+
+    def __init__(self, config: GeoConfig, causal: bool = True) -> None:
+        super().__init__(config)
+        self.causal = causal
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.modulation = MODULATION.get(config.modulation)(config)
+        self.layers = nn.ModuleList(
+            GeoDecoderLayer(config, i, self.modulation) for i in range(config.num_hidden_layers)
+        )
+        self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
+        self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
+        self.gradient_checkpointing = False
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embed_tokens = value
+
+    def new_cache(self) -> Cache:
+        """The cache a decoding run starts from; parts with per-sequence state extend it."""
+        return DynamicCache(config=self.config)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Any,
+    ) -> BaseModelOutputWithPast:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        use_cache = self.causal and (self.config.use_cache if use_cache is None else use_cache)
+        if use_cache and past_key_values is None:
+            past_key_values = self.new_cache()
+        cache = past_key_values if use_cache else None
+        seq = inputs_embeds.shape[1]
+        past = cache.get_seq_length() if cache is not None else 0
+        if position_ids is None:
+            position_ids = positions_from_mask(attention_mask, past, seq, inputs_embeds.device)
+        ctx = ForwardContext(
+            position_ids=position_ids,
+            attention_mask=build_attention_mask(attention_mask, past, seq, self.causal, inputs_embeds.device),
+            is_causal=self.causal,
+            cache=cache,
+        )
+        self.modulation(inputs_embeds, ctx)
+        rope = self.rotary_emb(position_ids, inputs_embeds.dtype)
+        want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        hidden_states = inputs_embeds
+        all_hidden: list[torch.Tensor] = []
+        for layer in self.layers:
+            if want_hidden:
+                all_hidden.append(hidden_states)
+            hidden_states = layer(hidden_states, rope, ctx)
+        hidden_states = self.norm(hidden_states)
+        if want_hidden:
+            all_hidden.append(hidden_states)
+        return BaseModelOutputWithPast(
+            last_hidden_state=hidden_states,
+            past_key_values=cache,
+            hidden_states=tuple(all_hidden) if want_hidden else None,
+        )
+
+
+def positions_from_mask(
+    attention_mask: torch.Tensor | None, past: int, seq: int, device: torch.device
+) -> torch.Tensor:
+    """Positions of the current tokens: counted over non-padding tokens, so left-padded prompts start at 0."""
+    if attention_mask is None:
+        return torch.arange(past, past + seq, device=device).unsqueeze(0)
+    positions = attention_mask.long().cumsum(-1) - 1
+    return positions.clamp(min=0)[:, -seq:]
+
+
+def build_attention_mask(
+    attention_mask: torch.Tensor | None, past: int, seq: int, causal: bool, device: torch.device
+) -> torch.Tensor | None:
+    """Boolean (B, 1, T, S) mask (True = may attend), or None when SDPA's own causal/full path is exact.
+
+    An explicit mask is needed for padding, and for a causal chunk of several tokens after a cached prefix
+    (SDPA's `is_causal` aligns the triangle top-left). In eager mode an all-ones padding mask is dropped, as
+    HF does, so ordinary generation keeps the fast kernels; compiled graphs always take the mask.
+    """
+    if attention_mask is not None and not torch.compiler.is_compiling() and bool(attention_mask.all()):
+        attention_mask = None
+    needs_offset_causal = causal and past > 0 and seq > 1
+    if attention_mask is None and not needs_offset_causal:
+        return None
+    total = past + seq
+    keys = torch.arange(total, device=device)
+    if causal:
+        mask = keys[None, :] <= torch.arange(past, total, device=device)[:, None]
+    else:
+        mask = torch.ones(seq, total, dtype=torch.bool, device=device)
+    mask = mask[None, None]
+    if attention_mask is not None:
+        mask = mask & attention_mask[:, None, None, -total:].bool()
+    # A padding query has nothing to attend to; let it see every key so SDPA returns finite (ignored) values.
+    return mask | ~mask.any(-1, keepdim=True)
+
+
+class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
+    """Decoder with a language-model head; generation comes from HF's `GenerationMixin` unchanged."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}  # noqa: RUF012
+
+    def __init__(self, config: GeoConfig) -> None:
+        super().__init__(config)
+        self.model = GeoModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.model.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.model.embed_tokens = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Linear) -> None:
+        self.lm_head = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        past_key_values: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        logits_to_keep: int = 0,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        """`labels` are the inputs themselves (shifted inside); -100 marks tokens that carry no loss."""
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            output_hidden_states=output_hidden_states,
+        )
+        hidden = out.last_hidden_state
+        if logits_to_keep:
+            hidden = hidden[:, -logits_to_keep:]
+        logits = self.lm_head(hidden)
+        loss = None
+        if labels is not None:
+            loss = causal_lm_loss(logits, labels, kwargs.get("num_items_in_batch"))
+        return CausalLMOutputWithPast(
+            loss=loss, logits=logits, past_key_values=out.past_key_values, hidden_states=out.hidden_states
+        )
+
+
+def causal_lm_loss(
+    logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None = None
+) -> torch.Tensor:
+    """Next-token cross-entropy in float32; `num_items_in_batch` makes accumulated steps average per token."""
+    shift_logits = logits[:, :-1].float().reshape(-1, logits.shape[-1])
+    shift_labels = labels[:, 1:].reshape(-1).to(logits.device)
+    if num_items_in_batch is None:
+        return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum") / num_items_in_batch
+
+
+class GeoForSequenceClassification(GeoPreTrainedModel):
+    """Bidirectional encoder, pooled (mean over real tokens, or the last real token) into a linear head."""
+
+    def __init__(self, config: GeoConfig) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = GeoModel(config, causal=False)
+        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Any,
+    ) -> SequenceClassifierOutput:
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+        )
+        pooled = pool(out.last_hidden_state, attention_mask, self.config.classifier_pooling)
+        logits = self.score(pooled)
+        loss = None
+        if labels is not None:
+            if self.num_labels == 1:
+                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
+            else:
+                loss = F.cross_entropy(logits.float(), labels.view(-1))
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None, how: str) -> torch.Tensor:
+    """Mean over non-padding positions, or the last non-padding position (right padding assumed)."""
+    if attention_mask is None:
+        return hidden.mean(1) if how == "mean" else hidden[:, -1]
+    mask = attention_mask.to(hidden.dtype)
+    if how == "mean":
+        return (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+    last = (attention_mask.long().sum(1) - 1).clamp(min=0)
+    return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+
+
+class GeoForTokenClassification(GeoPreTrainedModel):
+    """Bidirectional encoder with a per-token linear head (tagging tasks such as NER)."""
+
+    def __init__(self, config: GeoConfig) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.model = GeoModel(config, causal=False)
+        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        **kwargs: Any,
+    ) -> TokenClassifierOutput:
+        """`labels` of -100 (padding, continuation sub-words) carry no loss."""
+        out = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+        )
+        logits = self.score(out.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.float().view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
+        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)

@@ -1,0 +1,55 @@
+"""Named model presets, litgpt style: `GeoConfig.from_preset("llama-10m")`.
+
+Each preset is a dict of `GeoConfig` keys; systems add theirs with `register_preset`. Parameter counts are
+never written here: `geolm presets` and `geolm verify` count them from a built model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from geolm.errors import ConfigError
+
+PRESETS: dict[str, dict[str, Any]] = {}
+DESCRIPTIONS: dict[str, str] = {}
+
+
+def register_preset(name: str, description: str, **fields: Any) -> None:
+    """Add a preset; a system module calls this at import time."""
+    if name in PRESETS:
+        raise ValueError(f"preset {name!r} is already registered")
+    PRESETS[name] = fields
+    DESCRIPTIONS[name] = description
+
+
+def preset_config(name: str, **overrides: Any):
+    """Build the `GeoConfig` of preset `name`, with overrides applied on top and validated."""
+    from geolm.config import GeoConfig
+
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}")
+    return GeoConfig(**{**PRESETS[name], **overrides})
+
+
+register_preset(
+    "llama-tiny",
+    "baseline Llama for tests (about 0.13M parameters)",
+    vocab_size=512,
+    hidden_size=64,
+    intermediate_size=192,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+)
+register_preset(
+    "llama-10m",
+    "baseline Llama, 10 layers of width 256 with a tied 8192-token embedding",
+    vocab_size=8192,
+    hidden_size=256,
+    intermediate_size=768,
+    num_hidden_layers=10,
+    num_attention_heads=8,
+    num_key_value_heads=4,
+    max_position_embeddings=512,
+)
