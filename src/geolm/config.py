@@ -11,37 +11,32 @@ import json
 from pathlib import Path
 from typing import Any
 
-from transformers import PretrainedConfig
+from transformers import GenerationConfig, PretrainedConfig
 
 from geolm.errors import ConfigError
 
-# Keys every PretrainedConfig carries or that generate()/save_pretrained add; accepted silently.
-_HF_KEYS = frozenset(PretrainedConfig().to_dict()) | {
-    "bos_token_id",
-    "eos_token_id",
-    "pad_token_id",
-    "sep_token_id",
-    "decoder_start_token_id",
-    "num_labels",
-    "tie_word_embeddings",
-    "torch_dtype",
-    "use_cache",
-    "auto_map",
-    "tokenizer_class",
-    "prefix",
-    "task_specific_params",
-    "finetuning_task",
-    "is_decoder",
-    "add_cross_attention",
-    "cross_attention_hidden_size",
-    "tf_legacy_loss",
-    "pruned_heads",
-    "torchscript",
-    "use_bfloat16",
-    "_attn_implementation_autoset",
-    "_commit_hash",
-    "attn_implementation",
-}
+# Keys that transformers itself passes to or stores in a config (loading, saving, generate()); accepted.
+_HF_KEYS = (
+    frozenset(PretrainedConfig().to_dict())
+    | frozenset(GenerationConfig._get_default_generation_params())
+    | {
+        "name_or_path",
+        "output_attentions",
+        "attn_implementation",
+        "experts_implementation",
+        "per_layer_config",
+        "torch_dtype",
+        "num_labels",
+        "sep_token_id",
+        "decoder_start_token_id",
+        "tokenizer_class",
+        "task_specific_params",
+        "finetuning_task",
+        "auto_map",
+        "_commit_hash",
+        "_attn_implementation_autoset",
+    }
+)
 
 # Part names that need nothing beyond what is built in; each system adds its own when it is imported.
 PART_KINDS = ("attention", "ffn", "modulation", "memory")
@@ -84,12 +79,15 @@ class GeoConfig(PretrainedConfig):
     def __post_init__(self, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - _HF_KEYS)
         if unknown:
-            raise ConfigError(
-                f"unknown config key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(self.field_names())}"
-            )
+            names, allowed = ", ".join(map(repr, unknown)), ", ".join(self.field_names())
+            raise ConfigError(f"unknown config key(s) {names}; allowed: {allowed}")
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
-        if self.head_dim is None and isinstance(self.hidden_size, int) and isinstance(self.num_attention_heads, int):
+        if (
+            self.head_dim is None
+            and isinstance(self.hidden_size, int)
+            and isinstance(self.num_attention_heads, int)
+        ):
             self.head_dim = self.hidden_size // max(self.num_attention_heads, 1)
         self.part_options = {k: dict(v) for k, v in (self.part_options or {}).items()}
         self.rope_theta = float(self.rope_theta)
@@ -130,7 +128,9 @@ class GeoConfig(PretrainedConfig):
         if not 0.0 <= self.attention_dropout < 1.0:
             raise ConfigError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
         if self.classifier_pooling not in ("mean", "last"):
-            raise ConfigError(f"classifier_pooling must be one of 'mean', 'last', got {self.classifier_pooling!r}")
+            raise ConfigError(
+                f"classifier_pooling must be one of 'mean', 'last', got {self.classifier_pooling!r}"
+            )
         from geolm.nn.registry import REGISTRIES
 
         for kind in PART_KINDS:

@@ -116,7 +116,9 @@ class GeoModel(GeoPreTrainedModel):
         )
         self.modulation(inputs_embeds, ctx)
         rope = self.rotary_emb(position_ids, inputs_embeds.dtype)
-        want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        want_hidden = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         hidden_states = inputs_embeds
         all_hidden: list[torch.Tensor] = []
         for layer in self.layers:
@@ -236,7 +238,9 @@ def causal_lm_loss(
     shift_labels = labels[:, 1:].reshape(-1).to(logits.device)
     if num_items_in_batch is None:
         return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
-    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum") / num_items_in_batch
+    return (
+        F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum") / num_items_in_batch
+    )
 
 
 class GeoForSequenceClassification(GeoPreTrainedModel):
@@ -315,5 +319,7 @@ class GeoForTokenClassification(GeoPreTrainedModel):
         logits = self.score(out.last_hidden_state)
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.float().view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
+            loss = F.cross_entropy(
+                logits.float().view(-1, self.num_labels), labels.view(-1), ignore_index=-100
+            )
         return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)

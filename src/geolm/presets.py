@@ -33,7 +33,7 @@ def preset_config(name: str, **overrides: Any):
 
 register_preset(
     "llama-tiny",
-    "baseline Llama for tests (about 0.13M parameters)",
+    "baseline Llama for tests",
     vocab_size=512,
     hidden_size=64,
     intermediate_size=192,
@@ -44,7 +44,7 @@ register_preset(
 )
 register_preset(
     "llama-10m",
-    "baseline Llama, 10 layers of width 256 with a tied 8192-token embedding",
+    "baseline Llama, tied embeddings",
     vocab_size=8192,
     hidden_size=256,
     intermediate_size=768,

@@ -3,8 +3,8 @@
 With these four every geolm model is a Llama, weight for weight (module names match HF `LlamaForCausalLM`).
 Interfaces every registered part follows (see docs/architecture.md):
 
-- attention: `cls(config, layer_idx, modulation)`; `forward(x, rope, ctx) -> x`, where `rope` is the (cos, sin)
-  pair of the current positions and `ctx` the `ForwardContext`; it updates `ctx.cache` itself.
+- attention: `cls(config, layer_idx, modulation)`; `forward(x, rope, ctx) -> x`, where `rope` is the
+  (cos, sin) pair of the current positions and `ctx` the `ForwardContext`; it updates `ctx.cache` itself.
 - ffn: `cls(config, layer_idx, modulation)`; `forward(x, ctx) -> x`.
 - modulation: `cls(config)`, one per model; `linear(in, out, *, layer_idx, role)` builds every projection, and
   `forward(inputs_embeds, ctx)` runs once before the first layer to put per-token state into `ctx.state`.
@@ -53,7 +53,11 @@ class GroupedQueryAttention(nn.Module):
         self.num_kv_heads = config.num_key_value_heads
         self.head_dim = config.head_dim
         self.dropout = config.attention_dropout
-        hidden, q_out, kv_out = config.hidden_size, self.num_heads * self.head_dim, self.num_kv_heads * self.head_dim
+        hidden, q_out, kv_out = (
+            config.hidden_size,
+            self.num_heads * self.head_dim,
+            self.num_kv_heads * self.head_dim,
+        )
         self.q_proj = modulation.linear(hidden, q_out, layer_idx=layer_idx, role="q_proj")
         self.k_proj = modulation.linear(hidden, kv_out, layer_idx=layer_idx, role="k_proj")
         self.v_proj = modulation.linear(hidden, kv_out, layer_idx=layer_idx, role="v_proj")
@@ -73,7 +77,9 @@ class GroupedQueryAttention(nn.Module):
             k, v = ctx.cache.update(k, v, self.layer_idx)
         return q, k, v
 
-    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext
+    ) -> torch.Tensor:
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
         out = F.scaled_dot_product_attention(

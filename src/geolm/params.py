@@ -1,0 +1,62 @@
+"""Honest parameter counts by component, counted from the built model (shared tensors once)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+from torch import nn
+
+# (pattern on the parameter name, component); first match wins. Systems append their own rules.
+COMPONENT_RULES: list[tuple[str, str]] = [
+    (r"embed_tokens\.", "embeddings"),
+    (r"\.modulation\.", "modulation"),
+    (r"\.memory\.", "memory"),
+    (r"\.self_attn\.", "attention"),
+    (r"\.mlp\.", "ffn"),
+    (r"norm\.weight$|norm\.bias$", "norms"),
+    (r"^(lm_head|score)\.", "output"),
+]
+
+
+BASE_COMPONENTS = ("embeddings", "attention", "ffn", "norms", "output")
+
+
+def component_of(name: str) -> str:
+    """The component a parameter name belongs to ("other" if no rule matches)."""
+    for pattern, component in COMPONENT_RULES:
+        if re.search(pattern, name):
+            return component
+    return "other"
+
+
+def parameter_table(model: nn.Module) -> pd.DataFrame:
+    """One row per component: parameters, trainable parameters and share of the total.
+
+    A weight shared by two modules (tied embeddings) is counted once, under the first name that holds it.
+    The base components are always listed (with 0 where absent, such as a tied output projection).
+    """
+    counts: dict[str, list[int]] = {name: [0, 0] for name in BASE_COMPONENTS}
+    for name, param in model.named_parameters():  # yields each shared tensor once
+        row = counts.setdefault(component_of(name), [0, 0])
+        row[0] += param.numel()
+        row[1] += param.numel() if param.requires_grad else 0
+    frame = pd.DataFrame(
+        [(component, total, trainable) for component, (total, trainable) in counts.items()],
+        columns=["component", "parameters", "trainable"],
+    )
+    frame["share"] = frame["parameters"] / max(int(frame["parameters"].sum()), 1)
+    return frame
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Total distinct parameters."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def human(count: float) -> str:
+    """12345678 -> '12.35M'."""
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(count) >= scale:
+            return f"{count / scale:.2f}{unit}"
+    return str(int(count))

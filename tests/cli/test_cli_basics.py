@@ -1,0 +1,45 @@
+"""The `geolm` console script: presets, verify, and one-line user errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GEOLM = shutil.which("geolm") or str(Path(sys.executable).parent / "geolm")
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([GEOLM, *args], capture_output=True, text=True, timeout=300)
+
+
+def test_presets_lists_counts() -> None:
+    out = run("presets")
+    assert out.returncode == 0, out.stderr
+    assert "llama-tiny" in out.stdout and "131.39K" in out.stdout
+    assert "llama-10m" in out.stdout and "9.97M" in out.stdout
+
+
+def test_verify_preset_passes() -> None:
+    out = run("verify", "--preset", "llama-tiny")
+    assert out.returncode == 0, out.stdout + out.stderr
+    for word in ("embeddings", "attention", "ffn", "norms", "output", "total", "131,392"):
+        assert word in out.stdout
+    assert out.stdout.count("ok ") == 5 and "all checks passed" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("verify", "--preset", "nope"), "unknown preset 'nope'"),
+        (("verify",), "exactly one of"),
+    ],
+)
+def test_user_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
+    out = run(*args)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
