@@ -82,13 +82,17 @@ class GroupedQueryAttention(nn.Module):
     ) -> torch.Tensor:
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
+        groups = self.num_heads // self.num_kv_heads
+        if ctx.attention_mask is not None:  # SDPA's grouped path takes no mask: share key heads by copying
+            k, v = repeat_kv(k, groups), repeat_kv(v, groups)
         out = F.scaled_dot_product_attention(
             q,
-            repeat_kv(k, self.num_heads // self.num_kv_heads),
-            repeat_kv(v, self.num_heads // self.num_kv_heads),
+            k,
+            v,
             attn_mask=ctx.attention_mask,
             dropout_p=self.dropout if self.training else 0.0,
             is_causal=ctx.is_causal and ctx.attention_mask is None and seq > 1,
+            enable_gqa=groups > 1 and ctx.attention_mask is None,
         )
         return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1), ctx)
 

@@ -1,0 +1,1 @@
+"""Benchmarks: one runner (`make bench`) comparing geolm against peers measured in the same process."""

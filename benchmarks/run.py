@@ -1,0 +1,77 @@
+"""Run the benchmark sections and write docs/benchmarks.md (machine, command, results, ratios).
+
+Each section's latest results are kept in docs/benchmarks.json, so `--only NAME` refreshes one section and
+leaves the others as they were measured (each with its own machine line and date).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib
+import json
+import shlex
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.common import machine  # noqa: E402
+
+# section name -> (module with run() and markdown(result), title)
+SECTIONS = {
+    "baseline": ("benchmarks.baseline_bench", "Baseline model against HF Llama"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    store_path = args.out.with_suffix(".json")
+    store = json.loads(store_path.read_text()) if store_path.exists() else {}
+    command = "make bench" if not args.only else f"python benchmarks/run.py --only {shlex.join(args.only)}"
+    for name in args.only or list(SECTIONS):
+        module_name, title = SECTIONS[name]
+        print(f"== {title}", flush=True)
+        module = importlib.import_module(module_name)
+        result = module.run()
+        store[name] = {
+            "title": title,
+            "machine": machine(),
+            "command": command,
+            "date": dt.date.today().isoformat(),
+            "result": result,
+            "markdown": module.markdown(result),
+        }
+        print(store[name]["markdown"], flush=True)
+    store_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = store_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(store, indent=2, default=float))
+    tmp.replace(store_path)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (benchmarks/run.py). Every comparison runs both contenders in one process,",
+        "alternating repeats, and reports medians; ratios are the numbers to compare across machines.",
+        "",
+    ]
+    for name in SECTIONS:
+        if name in store:
+            entry = store[name]
+            lines += [
+                f"## {entry['title']}",
+                "",
+                f"Machine: {entry['machine']}. Command: `{entry['command']}`. Date: {entry['date']}.",
+                "",
+                entry["markdown"],
+                "",
+            ]
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
