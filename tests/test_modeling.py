@@ -205,3 +205,27 @@ def test_hidden_states_are_returned() -> None:
     out = model(torch.randint(0, 512, (1, 5)), output_hidden_states=True)
     assert len(out.hidden_states) == model.config.num_hidden_layers + 1
     assert geolm.__version__
+
+
+def test_generate_uses_geocache_and_state_follows_beams() -> None:
+    from geolm.nn.cache import GeoCache
+
+    model = randomized(GeoForCausalLM(GeoConfig.from_preset("llama-tiny")))
+    caches = []
+    forward = model.model.forward
+
+    def spy(*args, **kwargs):
+        caches.append(kwargs.get("past_key_values"))
+        return forward(*args, **kwargs)
+
+    model.model.forward = spy
+    model.generate(torch.randint(3, 512, (2, 4)), max_new_tokens=2, do_sample=False, pad_token_id=0)
+    assert caches and all(isinstance(c, GeoCache) for c in caches)
+    cache = GeoCache(config=model.config)
+    cache.part_state["context"] = torch.arange(3.0)[:, None]
+    cache.reorder_cache(torch.tensor([2, 0, 1]))
+    assert cache.part_state["context"].flatten().tolist() == [2.0, 0.0, 1.0]
+    cache.batch_repeat_interleave(2)
+    assert cache.part_state["context"].flatten().tolist() == [2.0, 2.0, 0.0, 0.0, 1.0, 1.0]
+    with pytest.raises(NotImplementedError, match="cannot be cropped"):
+        cache.crop(1)

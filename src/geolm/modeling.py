@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
-from transformers.cache_utils import Cache, DynamicCache
+from transformers.cache_utils import Cache
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import (
     BaseModelOutputWithPast,
@@ -24,6 +24,7 @@ from transformers.modeling_outputs import (
 
 from geolm.config import GeoConfig
 from geolm.nn import ATTENTION, FFN, MEMORY, MODULATION, ForwardContext, RMSNorm, RotaryEmbedding
+from geolm.nn.cache import GeoCache
 
 
 class GeoDecoderLayer(GradientCheckpointingLayer):
@@ -81,9 +82,9 @@ class GeoModel(GeoPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embed_tokens = value
 
-    def new_cache(self) -> Cache:
-        """The cache a decoding run starts from; parts with per-sequence state extend it."""
-        return DynamicCache(config=self.config)
+    def new_cache(self) -> GeoCache:
+        """The cache a decoding run starts from: keys/values plus the per-sequence state of parts."""
+        return GeoCache(config=self.config)
 
     def forward(
         self,
@@ -191,6 +192,16 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
 
     def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
+
+    def _prepare_cache_for_generation(self, generation_config, model_kwargs, *args, **kwargs) -> None:
+        """Start `generate()` from a `GeoCache` (HF would make a plain `DynamicCache`, losing part state)."""
+        if (
+            model_kwargs.get("past_key_values") is None
+            and generation_config.use_cache is not False
+            and generation_config.cache_implementation is None
+        ):
+            model_kwargs["past_key_values"] = self.model.new_cache()
+        return super()._prepare_cache_for_generation(generation_config, model_kwargs, *args, **kwargs)
 
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
