@@ -1,0 +1,64 @@
+"""`geolm generate`: continue one prompt with a checkpoint and print the continuation as it comes.
+
+The sampling flags are declared once here as annotated types and shared with `geolm chat`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from geolm.inference.conversation import render_chat, reply_end_ids
+from geolm.inference.generation import SamplingOptions, encode_prompt, generate_text
+from geolm.inference.loading import load_for_inference
+from geolm.inference.streaming import StopTrimmingStreamer
+
+DEFAULTS = SamplingOptions()
+
+CheckpointArg = Annotated[
+    Path,
+    typer.Argument(help="checkpoint directory, or a run directory (its best/, else last/)", show_default=False),
+]
+MaxNewTokens = Annotated[int, typer.Option("--max-new-tokens", help="most tokens to generate")]
+Temperature = Annotated[float, typer.Option("--temperature", help="softmax temperature when sampling")]
+TopK = Annotated[int, typer.Option("--top-k", help="sample among the k likeliest tokens (0: no limit)")]
+TopP = Annotated[float, typer.Option("--top-p", help="sample among the likeliest tokens holding this mass")]
+RepetitionPenalty = Annotated[
+    float, typer.Option("--repetition-penalty", help="above 1 discourages repeated tokens (1: off)")
+]
+Stop = Annotated[list[str] | None, typer.Option("--stop", help="end before this text (repeatable)")]
+Seed = Annotated[int | None, typer.Option("--seed", help="seed for reproducible sampling")]
+Greedy = Annotated[bool, typer.Option("--greedy", help="always take the likeliest token (no sampling)")]
+Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: a GPU if any)")]
+
+
+def generate(
+    checkpoint: CheckpointArg,
+    prompt: Annotated[str, typer.Option("--prompt", help="text to continue", show_default=False)],
+    max_new_tokens: MaxNewTokens = DEFAULTS.max_new_tokens,
+    temperature: Temperature = DEFAULTS.temperature,
+    top_k: TopK = DEFAULTS.top_k,
+    top_p: TopP = DEFAULTS.top_p,
+    repetition_penalty: RepetitionPenalty = DEFAULTS.repetition_penalty,
+    stop: Stop = None,
+    seed: Seed = None,
+    greedy: Greedy = False,
+    chat: Annotated[
+        bool, typer.Option("--chat", help="send the prompt as a user message through the chat template")
+    ] = False,
+    device: Device = None,
+) -> None:
+    """Continue a prompt; a prompt that leaves no room for --max-new-tokens in the context is an error."""
+    options = SamplingOptions(
+        max_new_tokens, temperature, top_k, top_p, repetition_penalty, tuple(stop or ()), greedy, seed
+    )
+    model, tokenizer = load_for_inference(checkpoint, device=device)
+    if chat:
+        prompt_ids = render_chat(tokenizer, [{"role": "user", "content": prompt}], add_generation_prompt=True)
+        end_ids = reply_end_ids(tokenizer)
+    else:
+        prompt_ids, end_ids = encode_prompt(tokenizer, prompt), []
+    streamer = StopTrimmingStreamer(tokenizer, options.stop)
+    generate_text(model, tokenizer, prompt_ids, options, extra_eos_ids=end_ids, streamer=streamer)
