@@ -1,0 +1,131 @@
+"""Data order: a seeded permutation per epoch over each named source, mixed by per-step seeded draws.
+
+The position of a source is (epoch, index into that epoch's permutation); the mixture draw for a micro-step
+depends only on (seed, step, micro-step). Saving the positions is therefore enough to resume the exact
+sample order, without pickling any generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+
+from geolm.data import TokenBlocks
+from geolm.errors import DataError
+
+_MIXTURE_STREAM = 1 << 30  # keeps mixture draws apart from the per-source permutation streams
+
+
+def as_sources(data: TokenBlocks | Mapping[str, TokenBlocks]) -> dict[str, TokenBlocks]:
+    """Named sources from one `TokenBlocks` (named "train") or a mapping; all share one block size."""
+    sources = {"train": data} if isinstance(data, TokenBlocks) else dict(data)
+    if not sources:
+        raise DataError("training data has no sources")
+    for name, blocks in sources.items():
+        if len(blocks) == 0:
+            raise DataError(f"training source {name!r} holds no blocks")
+    sizes = {name: blocks.block_size for name, blocks in sources.items()}
+    if len(set(sizes.values())) > 1:
+        raise DataError(f"training sources must share one block size, got {sizes}")
+    return sources
+
+
+def loss_tokens(labels: torch.Tensor) -> int:
+    """Tokens that carry loss after the model's one-position shift (what a per-token mean divides by)."""
+    return int((labels[:, 1:] != -100).sum())
+
+
+class EpochOrder:
+    """Walks seeded per-epoch permutations of `size` items; `position` is (epoch, index)."""
+
+    def __init__(self, size: int, seed: int, stream: int) -> None:
+        self.size, self.seed, self.stream = size, seed, stream
+        self.epoch, self.index = 0, 0
+        self._perm = self._permutation(0)
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        return np.random.default_rng([self.seed, self.stream, epoch]).permutation(self.size)
+
+    def take(self, count: int) -> np.ndarray:
+        """The next `count` indices, moving into the next epoch (a fresh permutation) when one runs out."""
+        out = []
+        while count > 0:
+            if self.index == self.size:
+                self.epoch, self.index = self.epoch + 1, 0
+                self._perm = self._permutation(self.epoch)
+            n = min(count, self.size - self.index)
+            out.append(self._perm[self.index : self.index + n])
+            self.index += n
+            count -= n
+        return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.epoch, self.index
+
+    def seek(self, epoch: int, index: int) -> None:
+        if not 0 <= index <= self.size:
+            raise DataError(f"data position index {index} is outside a source of {self.size} blocks")
+        self.epoch, self.index = epoch, index
+        self._perm = self._permutation(epoch)
+
+
+class BatchStream:
+    """Global micro-batches (every process draws the same ones and keeps its own slice)."""
+
+    def __init__(self, sources: dict[str, TokenBlocks], seed: int) -> None:
+        self.sources = sources
+        self.names = list(sources)
+        self.seed = seed
+        self.orders = {name: EpochOrder(len(b), seed, i) for i, (name, b) in enumerate(sources.items())}
+
+    def next_batch(
+        self, count: int, mixture: Mapping[str, float] | None, step: int, micro: int
+    ) -> dict[str, torch.Tensor]:
+        """`count` blocks for micro-step `micro` of optimizer step `step`, drawn by the phase's mixture.
+
+        Without a mixture the sources are weighted by their size, as if they were concatenated.
+        """
+        weights = np.array(
+            [mixture.get(n, 0.0) if mixture is not None else len(self.sources[n]) for n in self.names],
+            dtype=float,
+        )
+        if len(self.names) == 1:
+            choice = np.zeros(count, dtype=np.int64)
+        else:
+            rng = np.random.default_rng([self.seed, _MIXTURE_STREAM, step, micro])
+            choice = rng.choice(len(self.names), size=count, p=weights / weights.sum())
+        block_size = next(iter(self.sources.values())).block_size
+        input_ids = torch.empty(count, block_size, dtype=torch.long)
+        labels = torch.empty(count, block_size, dtype=torch.long)
+        for i, name in enumerate(self.names):
+            rows = np.flatnonzero(choice == i)
+            if rows.size:
+                picked = torch.from_numpy(self.orders[name].take(rows.size))
+                input_ids[rows] = self.sources[name].input_ids[picked].long()
+                labels[rows] = self.sources[name].labels[picked].long()
+        return {"input_ids": input_ids, "labels": labels}
+
+    def state(self) -> dict[str, list[int]]:
+        return {name: list(order.position) for name, order in self.orders.items()}
+
+    def load_state(self, state: Mapping[str, list[int]]) -> None:
+        missing = sorted(set(self.names) - set(state))
+        if missing:
+            raise DataError(f"checkpoint has no data position for source(s) {missing}; it saved {sorted(state)}")
+        for name, (epoch, index) in state.items():
+            if name in self.orders:
+                self.orders[name].seek(epoch, index)
+
+
+def eval_batches(data: TokenBlocks, count: int, max_batches: int) -> list[dict[str, torch.Tensor]]:
+    """The first `max_batches` global batches of `count` blocks, in order; the last wraps to the start
+    so every process gets a full slice (collective forwards such as FSDP need equal work on each rank)."""
+    n_batches = min(max_batches, -(-len(data) // count))
+    batches = []
+    for b in range(n_batches):
+        rows = torch.arange(b * count, (b + 1) * count) % len(data)
+        batches.append({"input_ids": data.input_ids[rows].long(), "labels": data.labels[rows].long()})
+    return batches

@@ -1,0 +1,27 @@
+import math
+from itertools import pairwise
+
+import pytest
+
+from geolm.training import lr_factor
+
+
+def test_warmup_is_linear_to_the_peak():
+    assert [lr_factor(s, 100, 4, 0.1) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+
+
+def test_cosine_runs_from_peak_to_min_ratio():
+    steps, warmup, floor = 100, 10, 0.1
+    assert lr_factor(warmup, steps, warmup, floor) == 1.0
+    assert lr_factor(steps - 1, steps, warmup, floor) == pytest.approx(floor)
+    middle = warmup + (steps - warmup - 1) / 2
+    assert lr_factor(int(middle), steps, warmup, floor) == pytest.approx(
+        floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * int(middle - warmup) / (steps - warmup - 1)))
+    )
+    values = [lr_factor(s, steps, warmup, floor) for s in range(warmup, steps)]
+    assert all(a >= b for a, b in pairwise(values))
+
+
+def test_no_warmup_starts_at_peak():
+    assert lr_factor(0, 10, 0, 0.0) == 1.0
+    assert lr_factor(9, 10, 0, 0.0) == pytest.approx(0.0)
