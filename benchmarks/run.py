@@ -22,6 +22,7 @@ from benchmarks.common import machine  # noqa: E402
 # section name -> (module with run() and markdown(result), title)
 SECTIONS = {
     "baseline": ("benchmarks.baseline_bench", "Baseline model against HF Llama"),
+    "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
 }
 
 

@@ -53,3 +53,14 @@ register_preset(
     num_key_value_heads=4,
     max_position_embeddings=512,
 )
+register_preset(
+    "llama-demo",
+    "baseline Llama sized for `make demo` on 2 CPU cores",
+    vocab_size=4096,
+    hidden_size=192,
+    intermediate_size=512,
+    num_hidden_layers=6,
+    num_attention_heads=6,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+)

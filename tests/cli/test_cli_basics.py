@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-GEOLM = shutil.which("geolm") or str(Path(sys.executable).parent / "geolm")
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([GEOLM, *args], capture_output=True, text=True, timeout=300)
+from clirun import run
 
 
 def test_presets_lists_counts() -> None:

@@ -19,29 +19,26 @@ app = typer.Typer(
 
 def _mount() -> None:
     """Import verb modules lazily so `geolm --help` stays fast and one broken verb names itself."""
-    from geolm.cli import presets, verify
+    from geolm.cli import analyze, chat, data, demo, generate, presets, train, verify
 
-    app.command("presets")(presets.presets)
+    app.command("demo")(demo.demo)
+    app.command("train")(train.train)
+    app.command("generate")(generate.generate)
+    app.command("chat")(chat.chat)
     app.command("verify")(verify.verify)
+    app.command("presets")(presets.presets)
+    app.add_typer(data.app, name="data", help="build and inspect training data")
+    app.add_typer(analyze.app, name="analyze", help="geometry analysis of models")
 
 
 def main() -> None:
-    """Run the CLI; a `GeoError` prints `error: ...` on stderr and exits with status 2."""
+    """Run the CLI; a `GeoError` prints `error: ...` on stderr and exits with status 2.
+
+    Click keeps its own handling of usage errors (status 2 with usage help) in standalone mode.
+    """
     _mount()
     try:
-        app(standalone_mode=False)
+        app()
     except GeoError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
         sys.exit(2)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        typer.secho("aborted", err=True)
-        sys.exit(130)
-    except Exception as err:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(err.exit_code)
-        raise

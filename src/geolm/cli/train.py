@@ -1,0 +1,154 @@
+"""`geolm train`: tokenizer, data, model and trainer wired together from a preset and a few flags."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from geolm.errors import CheckpointError, ConfigError
+
+console = Console(stderr=True)
+
+
+def train(
+    preset: str = typer.Option("llama-10m", help="model preset (see `geolm presets`)"),
+    config: Path | None = typer.Option(None, help="JSON file of model config overrides (may name a preset)"),
+    data: list[Path] | None = typer.Option(None, help="training files or directories; none = embedded corpus"),
+    steps: int = typer.Option(1000, help="length of the whole schedule in optimizer steps"),
+    out: Path | None = typer.Option(None, help="run directory (default runs/PRESET)"),
+    resume: str | None = typer.Option(None, help="'auto' (OUT/last if present) or a checkpoint path"),
+    seed: int = typer.Option(0, help="seed of initialisation, data order and sampling"),
+    save_every: int = typer.Option(500, help="write OUT/last every K steps (0: only at the end)"),
+    stop_after: int | None = typer.Option(None, help="end this run at step K with a checkpoint, as if pre-empted"),
+    batch_size: int = typer.Option(8, help="blocks per micro-step and device"),
+    block_size: int = typer.Option(256, help="tokens per training block"),
+    grad_accum: int = typer.Option(1, help="micro-steps per optimizer step"),
+    lr: float = typer.Option(3e-4, help="peak learning rate"),
+    warmup_steps: int = typer.Option(100, help="linear warmup steps"),
+    eval_every: int = typer.Option(100, help="evaluate every K steps (0: only at the end)"),
+    log_every: int = typer.Option(10, help="write a metrics record every K steps"),
+    mixed_precision: str = typer.Option("no", help="no | bf16 | fp16"),
+    gradient_checkpointing: bool = typer.Option(False, help="recompute activations in backward"),
+    report_to: list[str] | None = typer.Option(None, help="trackers: tensorboard, wandb (offline), ..."),
+    tokenizer: Path | None = typer.Option(None, help="an existing tokenizer directory to use"),
+    vocab_size: int | None = typer.Option(None, help="vocabulary of a newly trained tokenizer (default: preset's)"),
+    max_train_tokens: int | None = typer.Option(None, help="use at most this many training tokens"),
+    curriculum: Path | None = typer.Option(None, help="JSON curriculum file (default: one baseline phase)"),
+) -> None:
+    """Train a geolm model; checkpoints go to OUT/last and OUT/best, metrics to OUT/metrics.jsonl."""
+    from geolm.training import Curriculum, TrainArgs
+    from geolm.training import train as run_training
+
+    out = out or Path("runs") / preset
+    args = TrainArgs(
+        steps=steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        warmup_steps=min(warmup_steps, steps),
+        eval_every=eval_every,
+        log_every=log_every,
+        save_every=save_every,
+        stop_after=stop_after,
+        seed=seed,
+        mixed_precision=mixed_precision,
+        gradient_checkpointing=gradient_checkpointing,
+        report_to=report_to or [],
+    )
+    plan = Curriculum.from_file(curriculum) if curriculum else None
+    run = prepare_run(
+        preset=preset,
+        config_file=config,
+        data=data or None,
+        out=out,
+        resume=resume,
+        seed=seed,
+        block_size=block_size,
+        tokenizer_dir=tokenizer,
+        vocab_size=vocab_size,
+        max_train_tokens=max_train_tokens,
+    )
+    result = run_training(
+        run["model"],
+        run["train"],
+        run["validation"],
+        args,
+        out,
+        tokenizer=run["tokenizer"],
+        curriculum=plan,
+        resume=resume,
+    )
+    summary = {
+        "step": result.step,
+        "best_val_loss": result.best_val_loss,
+        "last_checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
+        "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
+        "skipped_steps": result.skipped_steps,
+    }
+    console.print(f"[bold]done[/]: {json.dumps(summary)}")
+
+
+def prepare_run(
+    *,
+    preset: str,
+    config_file: Path | None,
+    data: list[Path] | None,
+    out: Path,
+    resume: str | None,
+    seed: int,
+    block_size: int,
+    tokenizer_dir: Path | None,
+    vocab_size: int | None,
+    max_train_tokens: int | None,
+) -> dict:
+    """Tokenizer, model and token blocks of a run; on resume the tokenizer and config come from the checkpoint."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from geolm.config import GeoConfig
+    from geolm.data.corpus import corpus_texts
+    from geolm.data.prepare import prepare_lm_data, source_texts
+    from geolm.data.tokenizer import train_tokenizer
+    from geolm.modeling import GeoForCausalLM
+    from geolm.training.checkpoint import resume_checkpoint
+
+    checkpoint = resume_checkpoint(resume, out) if resume else None
+    if checkpoint is not None:
+        tok = AutoTokenizer.from_pretrained(checkpoint)
+        config = GeoConfig.from_pretrained(checkpoint)
+    else:
+        if tokenizer_dir is not None:
+            if not (tokenizer_dir / "tokenizer.json").exists():
+                raise CheckpointError(f"no tokenizer.json in tokenizer directory {tokenizer_dir}")
+            tok = AutoTokenizer.from_pretrained(tokenizer_dir)
+        else:
+            base = GeoConfig.from_file(config_file) if config_file else GeoConfig.from_preset(preset)
+            texts = source_texts(data) if data else corpus_texts("train", seed=seed)
+            with console.status("training the tokenizer"):
+                tok = train_tokenizer(itertools.islice(texts, 2_000_000), vocab_size or base.vocab_size)
+        overrides = {
+            "vocab_size": len(tok),
+            "pad_token_id": tok.pad_token_id,
+            "bos_token_id": tok.bos_token_id,
+            "eos_token_id": tok.eos_token_id,
+        }
+        config = GeoConfig.from_file(config_file, **overrides) if config_file else None
+        config = config or GeoConfig.from_preset(preset, **overrides)
+    if block_size > config.max_position_embeddings:
+        raise ConfigError(
+            f"block_size {block_size} exceeds the model's max_position_embeddings {config.max_position_embeddings}"
+        )
+    with console.status("tokenizing the training data"):
+        train_blocks, val_blocks = prepare_lm_data(
+            data, tok, block_size, seed=seed, max_train_tokens=max_train_tokens
+        )
+    console.print(
+        f"data: {len(train_blocks):,} training blocks, {len(val_blocks):,} validation blocks of {block_size} tokens"
+    )
+    torch.manual_seed(seed)
+    model = GeoForCausalLM(config)
+    return {"model": model, "tokenizer": tok, "train": train_blocks, "validation": val_blocks}
