@@ -107,6 +107,8 @@ class GeoModel(GeoPreTrainedModel):
         cache = past_key_values if use_cache else None
         seq = inputs_embeds.shape[1]
         past = cache.get_seq_length() if cache is not None else 0
+        if attention_mask is not None and not torch.compiler.is_compiling() and bool(attention_mask.all()):
+            attention_mask = None  # as transformers does in eager mode: no padding keeps the fast SDPA path
         if position_ids is None:
             position_ids = positions_from_mask(attention_mask, past, seq, inputs_embeds.device)
         ctx = ForwardContext(
@@ -114,6 +116,7 @@ class GeoModel(GeoPreTrainedModel):
             attention_mask=build_attention_mask(attention_mask, past, seq, self.causal, inputs_embeds.device),
             is_causal=self.causal,
             cache=cache,
+            token_mask=attention_mask[:, -seq:].bool() if attention_mask is not None else None,
         )
         self.modulation(inputs_embeds, ctx)
         rope = self.rotary_emb(position_ids, inputs_embeds.dtype)
@@ -152,11 +155,8 @@ def build_attention_mask(
     """Boolean (B, 1, T, S) mask (True = may attend), or None when SDPA's own causal/full path is exact.
 
     An explicit mask is needed for padding, and for a causal chunk of several tokens after a cached prefix
-    (SDPA's `is_causal` aligns the triangle top-left). In eager mode an all-ones padding mask is dropped, as
-    HF does, so ordinary generation keeps the fast kernels; compiled graphs always take the mask.
+    (SDPA's `is_causal` aligns the triangle top-left).
     """
-    if attention_mask is not None and not torch.compiler.is_compiling() and bool(attention_mask.all()):
-        attention_mask = None
     needs_offset_causal = causal and past > 0 and seq > 1
     if attention_mask is None and not needs_offset_causal:
         return None

@@ -1,0 +1,142 @@
+"""Looking at coordinates: statistics of a prompt, generation along a path between two prompts, a PNG plot.
+
+A prompt's coordinates are its context at the last token divided by (1 - d^T): the running context starts
+at zero, so without this correction a short prompt would look small merely for being short. The result is
+the decay-weighted mean of the per-token coordinates.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from geolm.coordinate.decoding import Prompt, as_input_ids
+from geolm.coordinate.modulation import CONTEXT, coordinate_override, find_modulation
+from geolm.errors import InputError
+
+
+@torch.no_grad()
+def prompt_coordinates(model: PreTrainedModel, input_ids: torch.Tensor) -> dict[str, torch.Tensor]:
+    """theta and theta_ctx (B, T, D), per-token uncertainty (B, T) and the prompt coordinates (B, D)."""
+    modulation = find_modulation(model)
+    theta, context = modulation.coordinates(model.get_input_embeddings()(input_ids))
+    decay = modulation.options.context_decay
+    return {
+        "theta": theta,
+        "theta_context": context,
+        "uncertainty": (theta - context).var(dim=-1, unbiased=False),
+        "coordinates": context[:, -1] / (1.0 - decay ** input_ids.shape[1]),
+    }
+
+
+def get_coordinate_statistics(
+    model: PreTrainedModel, prompt: Prompt, tokenizer: PreTrainedTokenizerBase | None = None
+) -> dict[str, Any]:
+    """Coordinates of one prompt: `norm` and `top_10_dims` (largest |coordinate|, with `top_10_values`),
+    plus per-token `uncertainty`, `token_norms`, `theta` and `theta_context` (CPU tensors)."""
+    ids = as_input_ids(prompt, tokenizer, model.device)
+    if ids.shape[0] != 1:
+        raise InputError(f"coordinate statistics take one prompt, got a batch of {ids.shape[0]}")
+    found = {name: value[0].cpu() for name, value in prompt_coordinates(model, ids).items()}
+    top = found["coordinates"].abs().topk(min(10, found["coordinates"].numel()))
+    return {
+        "norm": float(found["coordinates"].norm()),
+        "top_10_dims": top.indices.tolist(),
+        "top_10_values": found["coordinates"][top.indices].tolist(),
+        "uncertainty": found["uncertainty"],
+        "token_norms": found["theta"].norm(dim=-1),
+        "theta": found["theta"],
+        "theta_context": found["theta_context"],
+        "token_ids": ids[0].cpu(),
+    }
+
+
+@torch.no_grad()
+def interpolate_coordinates(
+    model: PreTrainedModel,
+    prompt_a: Prompt,
+    prompt_b: Prompt,
+    steps: int = 5,
+    tokenizer: PreTrainedTokenizerBase | None = None,
+    *,
+    start: Prompt | None = None,
+    max_new_tokens: int = 20,
+) -> list[tuple[float, str | list[int]]]:
+    """Greedy continuations of `start` (default: the BOS token) with the coordinates held at
+    (1 - a) * coords(prompt_a) + a * coords(prompt_b) for `steps` values of a from 0 to 1.
+
+    Every token's theta and the starting context are set to that point, so theta_ctx stays on it throughout.
+    Returns (a, text) pairs with a tokenizer, else (a, new token ids).
+    """
+    if steps < 2:
+        raise InputError(f"interpolation needs at least 2 steps (both ends), got {steps}")
+    ends = [
+        prompt_coordinates(model, as_input_ids(p, tokenizer, model.device))["coordinates"][:1]
+        for p in (prompt_a, prompt_b)
+    ]
+    if start is None:
+        bos = (tokenizer or model.config).bos_token_id
+        if bos is None:
+            raise InputError("no BOS token to start from; pass start=")
+        start = [bos]
+    ids = as_input_ids(start, tokenizer, model.device)[:1]
+    special = tokenizer if tokenizer is not None else model.config
+    results: list[tuple[float, str | list[int]]] = []
+    for alpha in torch.linspace(0.0, 1.0, steps).tolist():  # a handful of generations, not a forward loop
+        point = torch.lerp(ends[0], ends[1], alpha)
+        cache = model.base_model.new_cache()
+        cache.part_state[CONTEXT] = point
+        with coordinate_override(model, point):
+            out = model.generate(
+                ids,
+                attention_mask=torch.ones_like(ids),
+                past_key_values=cache,
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=special.pad_token_id,
+                eos_token_id=special.eos_token_id,
+            )
+        new = out[0, ids.shape[1] :].tolist()
+        results.append((alpha, tokenizer.decode(new, skip_special_tokens=True) if tokenizer else new))
+    return results
+
+
+def plot_coordinate_activity(
+    statistics: dict[str, Any], path: str | Path, tokens: list[str] | None = None, dims: int = 10
+) -> Path:
+    """PNG of |theta| per token over the prompt's most active dims, and the per-token uncertainty below.
+
+    `statistics` is what `get_coordinate_statistics` returns; the file is written whole or not at all.
+    """
+    path = Path(path)
+    theta = statistics["theta"]
+    chosen = statistics["top_10_dims"][:dims]
+    labels = tokens if tokens is not None else [str(i) for i in statistics["token_ids"].tolist()]
+    figure = Figure(figsize=(max(6.0, 0.45 * len(labels)), 6.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    heat, line = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+    activity = theta[:, chosen].abs().T.numpy()
+    image = heat.imshow(activity, aspect="auto", cmap="viridis", interpolation="nearest")
+    heat.set_yticks(range(len(chosen)), [f"dim {d}" for d in chosen])
+    heat.set_title("coordinate activity |theta[t, dim]| on the prompt's most active dims")
+    figure.colorbar(image, ax=heat)
+    line.plot(statistics["uncertainty"].numpy(), marker="o")
+    line.set_ylabel("uncertainty")
+    line.set_xticks(range(len(labels)), labels, rotation=60, fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(suffix=".png", dir=path.parent)
+    os.close(handle)
+    try:
+        figure.savefig(temp, format="png", dpi=100)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path

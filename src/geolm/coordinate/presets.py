@@ -1,0 +1,50 @@
+"""The coordinate-modulated presets; docs/coordinate.md derives the 10M shape and its parameter split."""
+
+from __future__ import annotations
+
+from geolm.presets import register_preset
+
+register_preset(
+    "geometric-llama-tiny",
+    "coordinate-modulated Llama for tests (every projection modulated)",
+    vocab_size=512,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+    modulation="coordinate",
+    part_options={
+        "modulation": {
+            "coord_dim": 32,
+            "wavelet_pairs": 4,
+            "rank": 2,
+            "targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+            "predictor_hidden": 32,
+        }
+    },
+)
+register_preset(
+    "geometric-llama-10m",
+    "coordinate-modulated Llama, 10M counted (seed 000), tied embeddings",
+    vocab_size=8192,
+    hidden_size=256,
+    intermediate_size=512,
+    num_hidden_layers=10,
+    num_attention_heads=8,
+    num_key_value_heads=4,
+    max_position_embeddings=512,
+    modulation="coordinate",
+    part_options={
+        "modulation": {
+            "coord_dim": 1024,
+            "wavelet_pairs": 18,
+            "rank": 3,
+            "targets": ["q_proj", "v_proj", "gate_proj"],
+            "share_across_layers": False,
+            "context_decay": 0.95,
+            "predictor_hidden": 200,
+        }
+    },
+)
