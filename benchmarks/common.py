@@ -56,3 +56,49 @@ def matmul_peak_flops(size: int = 2048, repeats: int = 5, dtype: torch.dtype = t
     b = torch.randn(size, size, device=device, dtype=dtype)
     seconds = interleaved({"mm": lambda: a @ b}, repeats=repeats, warmup=2)["mm"]
     return 2 * size**3 / seconds
+
+
+def throughput(
+    models: dict[str, torch.nn.Module],
+    batch: int = 8,
+    seq_len: int = 256,
+    repeats: int = 7,
+    prompt_len: int = 32,
+    new_tokens: int = 128,
+) -> dict:
+    """Training (forward+backward+AdamW) and cached greedy generation tokens/s of each model, interleaved."""
+    vocab = min(m.config.vocab_size for m in models.values())
+    tokens = torch.randint(3, vocab, (batch, seq_len), generator=torch.Generator().manual_seed(0))
+
+    def train_step(model: torch.nn.Module) -> Callable[[], None]:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step() -> None:
+            model.train()
+            optimizer.zero_grad(set_to_none=True)
+            model(tokens, labels=tokens).loss.backward()
+            optimizer.step()
+
+        return step
+
+    def generate(model: torch.nn.Module) -> Callable[[], None]:
+        def call() -> None:
+            with torch.no_grad():
+                model.eval().generate(
+                    tokens[:1, :prompt_len],
+                    max_new_tokens=new_tokens,
+                    min_new_tokens=new_tokens,
+                    do_sample=False,
+                    pad_token_id=0,
+                )
+
+        return call
+
+    train_s = interleaved({name: train_step(m) for name, m in models.items()}, repeats=repeats)
+    gen_s = interleaved({name: generate(m) for name, m in models.items()}, repeats=repeats)
+    return {
+        "train_shape": f"batch {batch} x {seq_len} tokens, forward+backward+AdamW",
+        "generate_shape": f"batch 1, prompt {prompt_len}, {new_tokens} new tokens, greedy, KV cache",
+        "train_tokens_per_s": {name: batch * seq_len / s for name, s in train_s.items()},
+        "generate_tokens_per_s": {name: new_tokens / s for name, s in gen_s.items()},
+    }

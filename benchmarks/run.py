@@ -22,6 +22,7 @@ from benchmarks.common import machine  # noqa: E402
 # section name -> (module with run() and markdown(result), title)
 SECTIONS = {
     "baseline": ("benchmarks.baseline_bench", "Baseline model against HF Llama"),
+    "coordinate": ("benchmarks.coordinate_bench", "Coordinate-modulated Llama against the plain Llama"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
 }
 
@@ -30,10 +31,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     store_path = args.out.with_suffix(".json")
     store = json.loads(store_path.read_text()) if store_path.exists() else {}
-    command = "make bench" if not args.only else f"python benchmarks/run.py --only {shlex.join(args.only)}"
+    command = "python benchmarks/run.py" + (f" --only {shlex.join(args.only)}" if args.only else "")
+    command += f" --threads {args.threads}" if args.threads else ""
+    command = "make bench" if command == "python benchmarks/run.py" else command
     for name in args.only or list(SECTIONS):
         module_name, title = SECTIONS[name]
         print(f"== {title}", flush=True)
