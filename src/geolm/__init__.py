@@ -13,7 +13,8 @@ from transformers import (
 )
 
 # Each system registers its parts and presets on import.
-import geolm.coordinate  # noqa: F401
+import geolm.coordinate
+import geolm.curvature  # noqa: F401
 from geolm.config import GeoConfig
 from geolm.errors import CheckpointError, ConfigError, DataError, GeoError, InputError, TrainingError
 from geolm.modeling import (

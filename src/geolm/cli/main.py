@@ -28,6 +28,9 @@ def _mount() -> None:
     app.command("verify")(verify.verify)
     app.command("presets")(presets.presets)
     app.add_typer(data.app, name="data", help="build and inspect training data")
+    from geolm.curvature.cli import heads
+
+    analyze.app.command("heads")(heads)
     app.add_typer(analyze.app, name="analyze", help="geometry analysis of models")
 
 
