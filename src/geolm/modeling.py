@@ -120,9 +120,7 @@ class GeoModel(GeoPreTrainedModel):
         )
         self.modulation(inputs_embeds, ctx)
         rope = self.rotary_emb(position_ids, inputs_embeds.dtype)
-        want_hidden = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
+        want_hidden = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         hidden_states = inputs_embeds
         all_hidden: list[torch.Tensor] = []
         for layer in self.layers:
@@ -139,9 +137,7 @@ class GeoModel(GeoPreTrainedModel):
         )
 
 
-def positions_from_mask(
-    attention_mask: torch.Tensor | None, past: int, seq: int, device: torch.device
-) -> torch.Tensor:
+def positions_from_mask(attention_mask: torch.Tensor | None, past: int, seq: int, device: torch.device) -> torch.Tensor:
     """Positions of the current tokens: counted over non-padding tokens, so left-padded prompts start at 0."""
     if attention_mask is None:
         return torch.arange(past, past + seq, device=device).unsqueeze(0)
@@ -249,13 +245,11 @@ def causal_lm_loss(
     shift_labels = labels[:, 1:].reshape(-1).to(logits.device)
     if num_items_in_batch is None:
         return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
-    return (
-        F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum") / num_items_in_batch
-    )
+    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum") / num_items_in_batch
 
 
-class GeoForSequenceClassification(GeoPreTrainedModel):
-    """Bidirectional encoder, pooled (mean over real tokens, or the last real token) into a linear head."""
+class GeoEncoderHead(GeoPreTrainedModel):
+    """A bidirectional encoder and a linear `score` head; subclasses say what the head reads and how it is scored."""
 
     def __init__(self, config: GeoConfig) -> None:
         super().__init__(config)
@@ -272,22 +266,33 @@ class GeoForSequenceClassification(GeoPreTrainedModel):
         labels: torch.LongTensor | None = None,
         output_hidden_states: bool | None = None,
         **kwargs: Any,
-    ) -> SequenceClassifierOutput:
+    ):
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             inputs_embeds=inputs_embeds,
             output_hidden_states=output_hidden_states,
         )
-        pooled = pool(out.last_hidden_state, attention_mask, self.config.classifier_pooling)
-        logits = self.score(pooled)
-        loss = None
-        if labels is not None:
-            if self.num_labels == 1:
-                loss = F.mse_loss(logits.squeeze(-1).float(), labels.float())
-            else:
-                loss = F.cross_entropy(logits.float(), labels.view(-1))
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+        logits = self.score(self.head_input(out.last_hidden_state, attention_mask))
+        loss = self.loss(logits, labels) if labels is not None else None
+        return self.output_class(loss=loss, logits=logits, hidden_states=out.hidden_states)
+
+
+class GeoForSequenceClassification(GeoEncoderHead):
+    """Encoder pooled (mean over real tokens, or the last real token) into one prediction per sequence.
+
+    One label means regression (MSE); more labels mean single-label classification (cross-entropy).
+    """
+
+    output_class = SequenceClassifierOutput
+
+    def head_input(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        return pool(hidden, attention_mask, self.config.classifier_pooling)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.num_labels == 1:
+            return F.mse_loss(logits.squeeze(-1).float(), labels.float())
+        return F.cross_entropy(logits.float(), labels.view(-1))
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None, how: str) -> torch.Tensor:
@@ -301,36 +306,13 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None, how: str) ->
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
 
 
-class GeoForTokenClassification(GeoPreTrainedModel):
-    """Bidirectional encoder with a per-token linear head (tagging tasks such as NER)."""
+class GeoForTokenClassification(GeoEncoderHead):
+    """Encoder with a per-token head (tagging tasks such as NER); labels of -100 carry no loss."""
 
-    def __init__(self, config: GeoConfig) -> None:
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.model = GeoModel(config, causal=False)
-        self.score = nn.Linear(config.hidden_size, config.num_labels, bias=False)
-        self.post_init()
+    output_class = TokenClassifierOutput
 
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        output_hidden_states: bool | None = None,
-        **kwargs: Any,
-    ) -> TokenClassifierOutput:
-        """`labels` of -100 (padding, continuation sub-words) carry no loss."""
-        out = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            output_hidden_states=output_hidden_states,
-        )
-        logits = self.score(out.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(
-                logits.float().view(-1, self.num_labels), labels.view(-1), ignore_index=-100
-            )
-        return TokenClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+    def head_input(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        return hidden
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float().view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
