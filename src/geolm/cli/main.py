@@ -29,8 +29,10 @@ def _mount() -> None:
     app.command("presets")(presets.presets)
     app.add_typer(data.app, name="data", help="build and inspect training data")
     from geolm.curvature.cli import heads
+    from geolm.terrain.modulators.__main__ import claim
 
     analyze.app.command("heads")(heads)
+    analyze.app.command("modulator-claim")(claim)
     app.add_typer(analyze.app, name="analyze", help="geometry analysis of models")
 
 
@@ -40,8 +42,13 @@ def main() -> None:
     Click keeps its own handling of usage errors (status 2 with usage help) in standalone mode.
     """
     _mount()
+    run_with_errors(app)
+
+
+def run_with_errors(command) -> None:
+    """Call `command`; a `GeoError` becomes one `error: ...` line on stderr and exit status 2."""
     try:
-        app()
+        command()
     except GeoError as err:
         typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
         sys.exit(2)

@@ -1,14 +1,12 @@
-"""`python -m geolm.terrain.modulators MODEL_DIR`: run the relational-claim check and write its report."""
+"""`geolm analyze modulator-claim MODEL_DIR`: run the relational-claim check and write its report."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from geolm.errors import GeoError
 from geolm.terrain.modulators.claim import ClaimSettings, measure_relational_claim
 from geolm.terrain.report import markdown_table
 
@@ -23,16 +21,14 @@ def claim(
 ) -> None:
     """Relational Pearson/Spearman of the frozen model, modulated, trained, and with shuffled pairs."""
     settings = ClaimSettings(n_items=items, steps=steps, seed=seed, train_fixed_alpha=train_fixed_alpha)
-    try:
-        result = measure_relational_claim(path, settings=settings)
-        written = result.save(out)
-    except GeoError as err:
-        typer.secho(f"error: {err}", err=True, fg=typer.colors.RED)
-        sys.exit(2)
+    result = measure_relational_claim(path, settings=settings)
+    written = result.save(out)
     columns = ["condition", "side", "pearson", "pearson_change_pct", "spearman", "preservation", "simplex_cv"]
     typer.echo(markdown_table(result.frames["relational"][columns]))
     typer.echo(f"report written to {written}")
 
 
 if __name__ == "__main__":
-    typer.run(claim)
+    from geolm.cli.main import run_with_errors
+
+    run_with_errors(lambda: typer.run(claim))
