@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from geolm.coordinate.cli import CoordinateFlags, coordinate_generate
 from geolm.inference.conversation import render_chat, reply_end_ids
 from geolm.inference.generation import SamplingOptions, encode_prompt, generate_text
 from geolm.inference.loading import load_for_inference
@@ -32,6 +33,27 @@ Stop = Annotated[list[str] | None, typer.Option("--stop", help="end before this 
 Seed = Annotated[int | None, typer.Option("--seed", help="seed for reproducible sampling")]
 Greedy = Annotated[bool, typer.Option("--greedy", help="always take the likeliest token (no sampling)")]
 Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: a GPU if any)")]
+Adaptive = Annotated[
+    bool, typer.Option("--adaptive", help="coordinate models: greedy where coordinates are sure, else top-p")
+]
+ShowUncertainty = Annotated[
+    bool, typer.Option("--show-uncertainty", help="with --adaptive: print each new token's uncertainty")
+]
+AnalyzeCoordinates = Annotated[
+    bool, typer.Option("--analyze-coordinates", help="coordinate models: print and plot prompt coordinates")
+]
+Plot = Annotated[
+    Path | None,
+    typer.Option(
+        "--plot", help="PNG of --analyze-coordinates (default: ./coordinate_activity.png)", show_default=False
+    ),
+]
+RefinementSteps = Annotated[
+    int, typer.Option("--refinement-steps", help="coordinate models: refine the prompt's coordinates first")
+]
+NoRefinement = Annotated[
+    bool, typer.Option("--no-refinement", help="use predicted coordinates only (the default)")
+]
 
 
 def generate(
@@ -49,16 +71,30 @@ def generate(
         bool, typer.Option("--chat", help="send the prompt as a user message through the chat template")
     ] = False,
     device: Device = None,
+    adaptive: Adaptive = False,
+    show_uncertainty: ShowUncertainty = False,
+    analyze_coordinates: AnalyzeCoordinates = False,
+    plot: Plot = None,
+    refinement_steps: RefinementSteps = 0,
+    no_refinement: NoRefinement = False,
 ) -> None:
     """Continue a prompt; a prompt that leaves no room for --max-new-tokens in the context is an error."""
     options = SamplingOptions(
         max_new_tokens, temperature, top_k, top_p, repetition_penalty, tuple(stop or ()), greedy, seed
     )
+    flags = CoordinateFlags(
+        adaptive, show_uncertainty, analyze_coordinates, plot, refinement_steps, no_refinement
+    )
+    flags.check(greedy)
     model, tokenizer = load_for_inference(checkpoint, device=device)
+    flags.require_coordinates(model, checkpoint)
     if chat:
         prompt_ids = render_chat(tokenizer, [{"role": "user", "content": prompt}], add_generation_prompt=True)
         end_ids = reply_end_ids(tokenizer)
     else:
         prompt_ids, end_ids = encode_prompt(tokenizer, prompt), []
+    if flags.given:
+        coordinate_generate(model, tokenizer, prompt_ids, options, flags, extra_eos_ids=end_ids)
+        return
     streamer = StopTrimmingStreamer(tokenizer, options.stop)
     generate_text(model, tokenizer, prompt_ids, options, extra_eos_ids=end_ids, streamer=streamer)

@@ -37,7 +37,9 @@ def train(
     tokenizer: Path | None = typer.Option(None, help="an existing tokenizer directory to use"),
     vocab_size: int | None = typer.Option(None, help="vocabulary of a newly trained tokenizer (default: preset's)"),
     max_train_tokens: int | None = typer.Option(None, help="use at most this many training tokens"),
-    curriculum: Path | None = typer.Option(None, help="JSON curriculum file (default: one baseline phase)"),
+    curriculum: Path | None = typer.Option(
+        None, help="JSON curriculum file (default: one baseline phase; three phases for coordinate models)"
+    ),
 ) -> None:
     """Train a geolm model; checkpoints go to OUT/last and OUT/best, metrics to OUT/metrics.jsonl."""
     from geolm.training import Curriculum, TrainArgs
@@ -72,9 +74,16 @@ def train(
         vocab_size=vocab_size,
         max_train_tokens=max_train_tokens,
     )
+    train_data = run["train"]
+    if run["model"].config.modulation == "coordinate":  # the import registers the coordinate loss terms
+        from geolm.coordinate.curriculum import coordinate_curriculum, coordinate_sources
+
+        if plan is None:
+            plan = coordinate_curriculum()
+            train_data = {"train": train_data, **coordinate_sources(run["tokenizer"], block_size, seed)}
     result = run_training(
         run["model"],
-        run["train"],
+        train_data,
         run["validation"],
         args,
         out,

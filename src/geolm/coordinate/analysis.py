@@ -135,6 +135,7 @@ def plot_coordinate_activity(
     os.close(handle)
     try:
         figure.savefig(temp, format="png", dpi=100)
+        os.chmod(temp, 0o644)  # mkstemp makes the file private; a plot is for everyone to read
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):

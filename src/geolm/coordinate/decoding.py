@@ -90,11 +90,13 @@ def adaptive_generate(
     refinement_lr: float = 0.05,
     refinement_lam: float = 0.1,
     seed: int | None = None,
+    extra_eos_ids: Sequence[int] = (),
 ) -> AdaptiveGeneration:
     """Continue `prompt` with uncertainty-adaptive decoding (threshold: the model's option unless given).
 
     `refinement_steps` > 0 first refines the prompt's coordinates (see `refine_coordinates`); the new tokens
-    then use predicted coordinates. Texts are decoded when a tokenizer is given.
+    then use predicted coordinates. Generation ends at the end-of-sequence token or any of `extra_eos_ids`
+    (such as a chat format's end of turn). Texts are decoded when a tokenizer is given.
     """
     if not 0 < top_p <= 1 or max_new_tokens < 1:
         raise InputError(f"need 0 < top_p <= 1 and max_new_tokens >= 1, got {top_p} and {max_new_tokens}")
@@ -109,6 +111,7 @@ def adaptive_generate(
     cache = model.base_model.new_cache()
     processor = AdaptiveDecodingProcessor(cache, threshold, top_p)
     special = tokenizer if tokenizer is not None else model.config
+    eos = [i for i in dict.fromkeys((special.eos_token_id, *extra_eos_ids)) if i is not None]
     with coordinate_override(model, refined):
         sequences = model.generate(
             ids,
@@ -121,7 +124,7 @@ def adaptive_generate(
             top_p=1.0,
             max_new_tokens=max_new_tokens,
             pad_token_id=special.pad_token_id,
-            eos_token_id=special.eos_token_id,
+            eos_token_id=eos or None,
         )
     texts = None
     if tokenizer is not None:
