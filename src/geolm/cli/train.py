@@ -74,13 +74,7 @@ def train(
         vocab_size=vocab_size,
         max_train_tokens=max_train_tokens,
     )
-    train_data = run["train"]
-    if run["model"].config.modulation == "coordinate":  # the import registers the coordinate loss terms
-        from geolm.coordinate.curriculum import coordinate_curriculum, coordinate_sources
-
-        if plan is None:
-            plan = coordinate_curriculum()
-            train_data = {"train": train_data, **coordinate_sources(run["tokenizer"], block_size, seed)}
+    plan, train_data = curriculum_and_data(run, plan, block_size, seed)
     result = run_training(
         run["model"],
         train_data,
@@ -99,6 +93,23 @@ def train(
         "skipped_steps": result.skipped_steps,
     }
     console.print(f"[bold]done[/]: {json.dumps(summary)}")
+
+
+def curriculum_and_data(run: dict, plan, block_size: int, seed: int) -> tuple:
+    """The curriculum and training sources of a run: the user's plan if given, else the model's default.
+
+    Coordinate models default to the three-phase curriculum, which adds its own pair, blend and dialogue
+    sources beside the run's data; every other model trains one baseline phase on the run's data.
+    """
+    if run["model"].config.modulation != "coordinate":
+        return plan, run["train"]
+    from geolm.coordinate.curriculum import coordinate_curriculum, coordinate_sources  # registers its loss terms
+
+    if plan is not None:
+        return plan, run["train"]
+    with console.status("building the curriculum's pair, blend and dialogue sources"):
+        sources = coordinate_sources(run["tokenizer"], block_size, seed)
+    return coordinate_curriculum(), {"train": run["train"], **sources}
 
 
 def prepare_run(
@@ -152,9 +163,7 @@ def prepare_run(
             f"block_size {block_size} exceeds the model's max_position_embeddings {config.max_position_embeddings}"
         )
     with console.status("tokenizing the training data"):
-        train_blocks, val_blocks = prepare_lm_data(
-            data, tok, block_size, seed=seed, max_train_tokens=max_train_tokens
-        )
+        train_blocks, val_blocks = prepare_lm_data(data, tok, block_size, seed=seed, max_train_tokens=max_train_tokens)
     console.print(
         f"data: {len(train_blocks):,} training blocks, {len(val_blocks):,} validation blocks of {block_size} tokens"
     )

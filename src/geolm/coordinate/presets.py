@@ -48,3 +48,24 @@ register_preset(
         }
     },
 )
+register_preset(
+    "geometric-llama-demo",
+    "coordinate-modulated llama-demo sized for `make demo` on 2 CPU cores",
+    vocab_size=4096,
+    hidden_size=192,
+    intermediate_size=512,
+    num_hidden_layers=6,
+    num_attention_heads=6,
+    num_key_value_heads=2,
+    max_position_embeddings=256,
+    modulation="coordinate",
+    part_options={
+        "modulation": {
+            "coord_dim": 256,
+            "wavelet_pairs": 8,
+            "rank": 2,
+            "targets": ["q_proj", "v_proj", "gate_proj"],
+            "predictor_hidden": 64,
+        }
+    },
+)
