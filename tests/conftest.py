@@ -16,6 +16,7 @@ import torch
 def _seed() -> None:
     torch.manual_seed(0)
 
+
 from hypothesis import settings  # noqa: E402
 
 # Property tests explore the same examples on every run, so CI cannot flake on a newly drawn case.

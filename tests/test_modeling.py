@@ -27,9 +27,7 @@ def randomized(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in model.parameters():
-            param.copy_(
-                torch.randn(param.shape, generator=generator) * 0.1 + (1.0 if param.ndim == 1 else 0.0)
-            )
+            param.copy_(torch.randn(param.shape, generator=generator) * 0.1 + (1.0 if param.ndim == 1 else 0.0))
     return model.eval()
 
 
@@ -96,9 +94,7 @@ def test_left_padding_matches_unpadded() -> None:
     torch.testing.assert_close(left, plain, atol=1e-5, rtol=0)
     batch = torch.cat([padded, torch.randint(3, 512, (1, 10))])
     batch_mask = torch.cat([mask, torch.ones(1, 10, dtype=torch.long)])
-    greedy = model.generate(
-        batch, attention_mask=batch_mask, max_new_tokens=4, do_sample=False, pad_token_id=0
-    )
+    greedy = model.generate(batch, attention_mask=batch_mask, max_new_tokens=4, do_sample=False, pad_token_id=0)
     alone = model.generate(tokens, max_new_tokens=4, do_sample=False, pad_token_id=0)
     assert torch.equal(greedy[0, 10:], alone[0, 7:])
 
@@ -162,9 +158,7 @@ def test_sequence_classification_shapes_and_loss() -> None:
     # padding must not change the pooled prediction of the padded example
     with torch.no_grad():
         trimmed = model(tokens[:1, :6]).logits
-        torch.testing.assert_close(
-            model(tokens[:1], attention_mask=mask[:1]).logits, trimmed, atol=1e-5, rtol=0
-        )
+        torch.testing.assert_close(model(tokens[:1], attention_mask=mask[:1]).logits, trimmed, atol=1e-5, rtol=0)
 
 
 def test_encoder_heads_are_bidirectional() -> None:

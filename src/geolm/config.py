@@ -83,11 +83,7 @@ class GeoConfig(PretrainedConfig):
             raise ConfigError(f"unknown config key(s) {names}; allowed: {allowed}")
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
-        if (
-            self.head_dim is None
-            and isinstance(self.hidden_size, int)
-            and isinstance(self.num_attention_heads, int)
-        ):
+        if self.head_dim is None and isinstance(self.hidden_size, int) and isinstance(self.num_attention_heads, int):
             self.head_dim = self.hidden_size // max(self.num_attention_heads, 1)
         self.part_options = {k: dict(v) for k, v in (self.part_options or {}).items()}
         self.rope_theta = float(self.rope_theta)
@@ -128,9 +124,7 @@ class GeoConfig(PretrainedConfig):
         if not 0.0 <= self.attention_dropout < 1.0:
             raise ConfigError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
         if self.classifier_pooling not in ("mean", "last"):
-            raise ConfigError(
-                f"classifier_pooling must be one of 'mean', 'last', got {self.classifier_pooling!r}"
-            )
+            raise ConfigError(f"classifier_pooling must be one of 'mean', 'last', got {self.classifier_pooling!r}")
         from geolm.nn.registry import REGISTRIES
 
         for kind in PART_KINDS:

@@ -52,9 +52,7 @@ def from_llama_config(config: LlamaConfig) -> GeoConfig:
         raise ConfigError(f"only default RoPE converts; got rope_type {rope.get('rope_type')!r}")
     if config.attention_bias or config.mlp_bias or config.hidden_act != "silu":
         raise ConfigError("only bias-free SiLU Llama configs convert to geolm")
-    return GeoConfig(
-        **{k: getattr(config, k) for k in _SHARED_KEYS}, rope_theta=rope.get("rope_theta", 10000.0)
-    )
+    return GeoConfig(**{k: getattr(config, k) for k in _SHARED_KEYS}, rope_theta=rope.get("rope_theta", 10000.0))
 
 
 _BASELINE_PARTS = {"attention": "gqa", "ffn": "swiglu", "modulation": "none", "memory": "none"}

@@ -292,7 +292,7 @@ class GeoForSequenceClassification(GeoEncoderHead):
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.num_labels == 1:
             return F.mse_loss(logits.squeeze(-1).float(), labels.float())
-        return F.cross_entropy(logits.float(), labels.view(-1))
+        return F.cross_entropy(logits.float(), labels.reshape(-1))
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None, how: str) -> torch.Tensor:
@@ -315,4 +315,4 @@ class GeoForTokenClassification(GeoEncoderHead):
         return hidden
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.float().view(-1, self.num_labels), labels.view(-1), ignore_index=-100)
+        return F.cross_entropy(logits.float().view(-1, self.num_labels), labels.reshape(-1), ignore_index=-100)

@@ -15,9 +15,7 @@ def _random_tokens(model: PreTrainedModel, batch: int, length: int, seed: int) -
 
 
 @torch.no_grad()
-def assert_causal(
-    model: PreTrainedModel, length: int = 12, batch: int = 2, seed: int = 0, atol: float = 1e-5
-) -> None:
+def assert_causal(model: PreTrainedModel, length: int = 12, batch: int = 2, seed: int = 0, atol: float = 1e-5) -> None:
     """Changing the tokens after position t never changes the logits at positions <= t.
 
     For every cut point t the suffix is replaced by fresh random tokens; logits up to t must be unchanged.
@@ -28,15 +26,11 @@ def assert_causal(
     generator = torch.Generator().manual_seed(seed + 1)
     for t in range(length - 1):
         changed = tokens.clone()
-        changed[:, t + 1 :] = torch.randint(
-            0, model.config.vocab_size, (batch, length - t - 1), generator=generator
-        )
+        changed[:, t + 1 :] = torch.randint(0, model.config.vocab_size, (batch, length - t - 1), generator=generator)
         logits = model(changed, use_cache=False).logits
         diff = (logits[:, : t + 1] - reference[:, : t + 1]).abs().max().item()
         if diff > atol:
-            raise AssertionError(
-                f"future tokens leak: changing tokens after {t} moved logits at <= {t} by {diff:.3g}"
-            )
+            raise AssertionError(f"future tokens leak: changing tokens after {t} moved logits at <= {t} by {diff:.3g}")
         if t == 0 and (logits[:, 1:] - reference[:, 1:]).abs().max().item() <= atol:
             raise AssertionError("changing later tokens changed nothing at all: the check itself is void")
 

@@ -129,9 +129,7 @@ def test_sources_hold_whole_documents_split_into_their_parts(tokenizer, sources)
     first = pairs.input_ids[0, : int((pairs.input_ids[0] == tokenizer.eos_token_id).nonzero()[0]) + 1]
     a, b = tokenizer.decode(first, skip_special_tokens=True).split("\n")
     assert a and b and a != b
-    blend = batch_segments(
-        model, {"input_ids": sources["blend"].input_ids, "labels": sources["blend"].labels}
-    )
+    blend = batch_segments(model, {"input_ids": sources["blend"].input_ids, "labels": sources["blend"].labels})
     assert blend.per_document().float().mean() > 2  # multi-fact items
     ids, labels = next(encode_parts(tokenizer, [["One fact.", "Another fact."]]))
     assert tokenizer.decode(ids) == "<s>One fact.\nAnother fact.</s>"
@@ -141,9 +139,7 @@ def test_sources_hold_whole_documents_split_into_their_parts(tokenizer, sources)
         tokenizer.eos_token_id,
     ]
     assert labels.count(-100) == 2  # the leading <s> and the joining newline
-    packed = pack_whole(
-        [([1, 5, 6, 2], [-100, 5, 6, 2])] * 3 + [(list(range(10, 20)), list(range(10, 20)))], 9, 0
-    )
+    packed = pack_whole([([1, 5, 6, 2], [-100, 5, 6, 2])] * 3 + [(list(range(10, 20)), list(range(10, 20)))], 9, 0)
     assert packed.input_ids.tolist() == [
         [1, 5, 6, 2, 1, 5, 6, 2, 0],
         [1, 5, 6, 2, 0, 0, 0, 0, 0],
@@ -152,12 +148,8 @@ def test_sources_hold_whole_documents_split_into_their_parts(tokenizer, sources)
     ]
 
 
-@pytest.mark.parametrize(
-    ("source", "term"), [("pairs", CONTRASTIVE), ("blend", INTERFERENCE), ("dialogue", TEMPORAL)]
-)
-def test_each_term_is_a_finite_scalar_with_gradient_to_the_coordinates(
-    tokenizer, sources, source, term
-) -> None:
+@pytest.mark.parametrize(("source", "term"), [("pairs", CONTRASTIVE), ("blend", INTERFERENCE), ("dialogue", TEMPORAL)])
+def test_each_term_is_a_finite_scalar_with_gradient_to_the_coordinates(tokenizer, sources, source, term) -> None:
     model = tiny_model(tokenizer)
     blocks = sources[source]
     batch = {"input_ids": blocks.input_ids[:4], "labels": blocks.labels[:4]}
@@ -171,9 +163,7 @@ def test_each_term_is_a_finite_scalar_with_gradient_to_the_coordinates(
 def test_training_switches_loss_terms_at_the_phase_boundaries(tokenizer, sources, tmp_path: Path) -> None:
     model = tiny_model(tokenizer)
     args = TrainArgs(steps=10, batch_size=2, lr=1e-3, warmup_steps=1, eval_every=0, save_every=0, log_every=1)
-    result = train(
-        model, sources, None, args, tmp_path / "run", curriculum=coordinate_curriculum(corpus_share=0)
-    )
+    result = train(model, sources, None, args, tmp_path / "run", curriculum=coordinate_curriculum(corpus_share=0))
     assert result.step == 10 and result.skipped_steps == 0
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     events = [(r["step"], r["phase"]) for r in records if r.get("event") == "phase"]

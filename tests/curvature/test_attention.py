@@ -42,9 +42,7 @@ def test_curvature_changes_what_the_model_computes(make_model) -> None:
 
 @torch.no_grad()
 def test_scores_are_minus_geoopt_distances_over_tau() -> None:
-    config = GeoConfig.from_preset(
-        "curvature-tiny", num_attention_heads=4, num_key_value_heads=2, head_dim=16
-    )
+    config = GeoConfig.from_preset("curvature-tiny", num_attention_heads=4, num_key_value_heads=2, head_dim=16)
     layer = CurvatureAttention(config, 0, GeoForCausalLM(config).model.modulation).double()
     layer.raw_kappa.copy_(torch.tensor([-0.9, 0.0, 0.3, 1.1], dtype=torch.float64))
     layer.log_tau.copy_(torch.tensor([0.0, 0.5, -0.2, 1.0], dtype=torch.float64))

@@ -82,9 +82,7 @@ def test_heads_command_reads_a_checkpoint(tmp_path) -> None:
 def test_heads_command_refuses_a_model_without_curvature_heads(tmp_path) -> None:
     GeoForCausalLM(GeoConfig.from_preset("llama-tiny")).save_pretrained(tmp_path)
     result = CliRunner().invoke(cli(), ["heads", str(tmp_path), "--out", str(tmp_path / "out")])
-    assert isinstance(result.exception, CheckpointError) and "no curvature attention heads" in str(
-        result.exception
-    )
+    assert isinstance(result.exception, CheckpointError) and "no curvature attention heads" in str(result.exception)
     assert not (tmp_path / "out").exists()
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         heads(tmp_path / "missing", None)

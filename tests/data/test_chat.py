@@ -19,8 +19,11 @@ def test_openai_messages():
 
 
 def test_sharegpt_conversations():
-    turns = [{"from": "system", "value": "Be brief."}, {"from": "human", "value": "What is a heron?"},
-             {"from": "gpt", "value": "A wading bird."}]
+    turns = [
+        {"from": "system", "value": "Be brief."},
+        {"from": "human", "value": "What is a heron?"},
+        {"from": "gpt", "value": "A wading bird."},
+    ]
     assert to_document({"conversations": turns}, "f:1") == EXPECTED
 
 

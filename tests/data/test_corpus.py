@@ -28,14 +28,19 @@ def test_shipped_corpus_loads_and_keeps_wordnet_facts():
 def test_heldout_synsets_never_reach_training():
     lexicon = load_lexicon()
     heldout = {s.id for s in lexicon.synsets if is_heldout(s.id)}
-    generators = (glossary_entries(lexicon), generate_dialogues(lexicon), generate_reasoning(lexicon),
-                  generate_pairs(lexicon))
+    generators = (
+        glossary_entries(lexicon),
+        generate_dialogues(lexicon),
+        generate_reasoning(lexicon),
+        generate_pairs(lexicon),
+    )
     seen_heldout = 0
     for _, keys in itertools.chain(*generators):
         seen_heldout += bool(heldout.intersection(keys))
     assert seen_heldout > 0
-    train_text = "\n".join(d if isinstance(d, str) else str(d) for docs in corpus_documents("train").values()
-                           for d in docs)
+    train_text = "\n".join(
+        d if isinstance(d, str) else str(d) for docs in corpus_documents("train").values() for d in docs
+    )
     questions = heldout_questions(5)
     assert len(questions) == 5 and all(q["synset"] in heldout for q in questions)
     for question in questions:

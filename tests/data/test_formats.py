@@ -36,8 +36,17 @@ def test_each_format_loads(tmp_path, streaming):
     assert documents(txt, streaming) == ["three", "four"]
     assert documents(csv, streaming) == ["five", "six, with comma"]
     assert documents(parquet, streaming) == ["seven"]
-    assert documents(tmp_path, streaming) == ["one", CONVERSATION, "two", documents(array)[1], "three", "four",
-                                             "five", "six, with comma", "seven"]
+    assert documents(tmp_path, streaming) == [
+        "one",
+        CONVERSATION,
+        "two",
+        documents(array)[1],
+        "three",
+        "four",
+        "five",
+        "six, with comma",
+        "seven",
+    ]
 
 
 def test_malformed_jsonl_names_file_and_line(tmp_path):

@@ -9,8 +9,9 @@ from geolm.errors import DataError
 
 
 def source(name: str, n: int) -> datasets.Dataset:
-    return datasets.Dataset.from_dict({"text": [f"{name}{i}" for i in range(n)], "messages": [None] * n},
-                                      features=FEATURES)
+    return datasets.Dataset.from_dict(
+        {"text": [f"{name}{i}" for i in range(n)], "messages": [None] * n}, features=FEATURES
+    )
 
 
 def test_mixing_respects_weights_and_is_seeded():

@@ -14,14 +14,14 @@ CONVERSATION = [
 
 
 def test_conversation_ids_match_the_chat_template(tokenizer):
-    (ids, _), = encode_documents(tokenizer, [CONVERSATION])
+    ((ids, _),) = encode_documents(tokenizer, [CONVERSATION])
     expected = tokenizer.apply_chat_template(CONVERSATION, tokenize=True)
     expected = expected["input_ids"] if hasattr(expected, "keys") else expected
     assert ids == [*expected, tokenizer.eos_token_id]
 
 
 def test_only_assistant_tokens_carry_loss(tokenizer):
-    (ids, labels), = encode_documents(tokenizer, [CONVERSATION])
+    ((ids, labels),) = encode_documents(tokenizer, [CONVERSATION])
     end = tokenizer.convert_tokens_to_ids("<|end|>")
     expected = [IGNORE] * len(ids)
     for reply in ("A wading bird.", "Hello world!"):
@@ -34,7 +34,7 @@ def test_only_assistant_tokens_carry_loss(tokenizer):
 
 
 def test_text_documents_train_on_everything_but_bos(tokenizer):
-    (ids, labels), = encode_documents(tokenizer, ["Hello world."])
+    ((ids, labels),) = encode_documents(tokenizer, ["Hello world."])
     assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.eos_token_id
     assert labels == [IGNORE, *ids[1:]]
 

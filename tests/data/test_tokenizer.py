@@ -12,7 +12,11 @@ MESSAGES = [{"role": "user", "content": "What is a heron?"}, {"role": "assistant
 def test_special_token_ids_are_fixed(tokenizer):
     assert tokenizer.convert_tokens_to_ids(SPECIAL_TOKENS) == list(range(8))
     assert (tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.unk_token_id) == (
-        0, 1, 2, 3)
+        0,
+        1,
+        2,
+        3,
+    )
     assert 264 < len(tokenizer) <= 400  # a tiny corpus runs out of merges before the asked size
 
 
@@ -48,5 +52,6 @@ def test_save_and_reload(tokenizer, tmp_path):
     loaded = AutoTokenizer.from_pretrained(path)
     assert loaded("a heron")["input_ids"] == tokenizer("a heron")["input_ids"]
     assert loaded.apply_chat_template(MESSAGES, tokenize=False) == tokenizer.apply_chat_template(
-        MESSAGES, tokenize=False)
+        MESSAGES, tokenize=False
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["tok"]

@@ -10,8 +10,15 @@ from geolm.errors import DataError
 
 def test_parser_reads_every_field(wordnet_dir):
     synsets = {s.id: s for s in parse_wordnet(wordnet_dir)}
-    assert sorted(synsets) == ["00001740-n", "00002000-n", "00003000-n", "00004000-n", "00005000-n",
-                               "00006000-v", "00007000-v"]
+    assert sorted(synsets) == [
+        "00001740-n",
+        "00002000-n",
+        "00003000-n",
+        "00004000-n",
+        "00005000-n",
+        "00006000-v",
+        "00007000-v",
+    ]
     heron = synsets["00004000-n"]
     assert heron.lemmas == ["heron"]
     assert heron.pos == "noun" and heron.lexname == "noun.animal"

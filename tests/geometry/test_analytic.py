@@ -31,9 +31,7 @@ def test_matches_closed_forms_on_both_sides_and_the_series_near_zero(fn, above, 
 @pytest.mark.parametrize(("fn", "above", "below", "slope"), CASES)
 def test_derivative_is_continuous_across_the_series_radius(fn, above, below, slope) -> None:
     radius = analytic.RADIUS
-    z = torch.tensor(
-        [-radius * 1.0001, -radius * 0.9999, radius * 0.9999, radius * 1.0001], dtype=torch.float64
-    )
+    z = torch.tensor([-radius * 1.0001, -radius * 0.9999, radius * 0.9999, radius * 1.0001], dtype=torch.float64)
     z.requires_grad_(True)
     fn(z).sum().backward()
     grads = z.grad

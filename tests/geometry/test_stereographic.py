@@ -52,9 +52,7 @@ def test_distances_match_geoopt(kappa: float) -> None:
     torch.testing.assert_close(S.dist(x[:, None], y[None], k), expected, atol=atol, rtol=0)
     u, v = f64(6, 5, scale=0.4, seed=3), f64(7, 5, scale=0.4, seed=4)
     on_manifold = gm.project(gm.expmap0(u, k=k), k=k)[:, None], gm.project(gm.expmap0(v, k=k), k=k)[None]
-    torch.testing.assert_close(
-        S.pairwise_dist_expmap0(u, v, k), gm.dist(*on_manifold, k=k), atol=atol, rtol=0
-    )
+    torch.testing.assert_close(S.pairwise_dist_expmap0(u, v, k), gm.dist(*on_manifold, k=k), atol=atol, rtol=0)
     torch.testing.assert_close(S.expmap0(u, k), gm.expmap0(u, k=k), atol=atol, rtol=0)
     torch.testing.assert_close(S.mobius_add(x, y[:6], k), gm.mobius_add(x, y[:6], k=k), atol=1e-12, rtol=0)
     torch.testing.assert_close(S.project(x * 9, k), gm.project(x * 9, k=k), atol=1e-12, rtol=0)
@@ -73,9 +71,7 @@ def test_near_the_ball_boundary_matches_exact_arithmetic_where_the_mobius_route_
     k = torch.tensor(-2.0, dtype=torch.float64)
     x, y = S.project(f64(3, 5, seed=1) * 3, k), S.project(f64(3, 5, seed=2) * 3, k)  # 1e-5 from the boundary
     ours = S.dist(x, y, k)
-    exact = torch.tensor(
-        [float(reference_dist(a, b, -2.0)) for a, b in zip(x, y, strict=True)], dtype=torch.float64
-    )
+    exact = torch.tensor([float(reference_dist(a, b, -2.0)) for a, b in zip(x, y, strict=True)], dtype=torch.float64)
     torch.testing.assert_close(ours, exact, atol=1e-10, rtol=0)
     assert (gm.dist(x, y, k=k) - exact).abs().max() > 1e-2  # artanh of a norm next to 1/√-κ loses the digits
 
@@ -136,9 +132,7 @@ def test_finite_gradients_at_the_hard_places(dtype: torch.dtype) -> None:
         assert d.abs().max() < 1e-3 and _grads_finite(x, y, k)
     # next to the boundary of the Poincaré ball
     k = torch.tensor(-1.0, dtype=dtype, requires_grad=True)
-    edge = (
-        S.project(torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]], dtype=dtype), k).detach().requires_grad_()
-    )
+    edge = S.project(torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0]], dtype=dtype), k).detach().requires_grad_()
     d = S.pairwise_dist(edge, edge, k)
     d.sum().backward()
     assert torch.isfinite(d).all() and d[0, 1] > 5 and _grads_finite(edge, k)
@@ -192,9 +186,7 @@ def test_tangent_projection_is_project_after_expmap0() -> None:
     k = torch.tensor(-1.0, dtype=torch.float64)
     x, y = S.project(S.expmap0(u, k), k), S.project(S.expmap0(v, k), k)
     assert ((x * x).sum(-1).sqrt() > 1 - 2e-5).sum() >= 3
-    torch.testing.assert_close(
-        S.pairwise_dist_expmap0(u, v, k), S.dist(x[:, None], y[None], k), atol=1e-9, rtol=0
-    )
+    torch.testing.assert_close(S.pairwise_dist_expmap0(u, v, k), S.dist(x[:, None], y[None], k), atol=1e-9, rtol=0)
 
 
 def test_one_graph_serves_both_signs_of_curvature() -> None:

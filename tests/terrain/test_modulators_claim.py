@@ -42,9 +42,7 @@ def test_items_follow_hypernym_chains_and_split_by_synset(loaded, taxonomy):
 
 
 def test_claim_run_scores_every_condition_and_writes_its_report(loaded, taxonomy, tmp_path):
-    settings = ClaimSettings(
-        n_items=40, heldout_fraction=0.4, steps=2, batch_size=4, n_pairs=300, n_simplices=20
-    )
+    settings = ClaimSettings(n_items=40, heldout_fraction=0.4, steps=2, batch_size=4, n_pairs=300, n_simplices=20)
     result = measure_relational_claim(loaded, taxonomy, settings, progress=False)
     rel = result.frames["relational"]
     assert rel["condition"].tolist() == [

@@ -65,9 +65,7 @@ def test_any_preserved_subspace_gets_no_component_of_the_change():
     gen = torch.Generator().manual_seed(1)
     preserved = torch.linalg.qr(torch.randn(32, 6, generator=gen)).Q
     torch.manual_seed(0)
-    modulator = GeometricFieldModulator(
-        FieldConfig(hidden_size=32, n_layers=2, alpha=0.3), preserved=preserved
-    )
+    modulator = GeometricFieldModulator(FieldConfig(hidden_size=32, n_layers=2, alpha=0.3), preserved=preserved)
     assert modulator.active.shape == (32, 26)
     h = torch.randn(4, 5, 32, generator=gen)
     change = modulator(h, 0) - h

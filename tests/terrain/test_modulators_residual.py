@@ -48,9 +48,7 @@ WORDS = [
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    return train_tokenizer(
-        [" ".join(WORDS)] * 4 + ["the animal ran to the tree"] * 4, vocab_size=300, min_frequency=1
-    )
+    return train_tokenizer([" ".join(WORDS)] * 4 + ["the animal ran to the tree"] * 4, vocab_size=300, min_frequency=1)
 
 
 @pytest.fixture
@@ -89,9 +87,7 @@ def test_alpha_zero_leaves_geolm_logits_unchanged_and_detach_restores(lm):
 
 def test_hooks_attach_to_hf_encoder():
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64
-    )
+    config = BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=3, num_attention_heads=2, intermediate_size=64)
     bert = BertModel(config).eval()
     assert find_blocks(bert) is bert.encoder.layer
     x = torch.randint(0, 50, (2, 6))
@@ -144,9 +140,7 @@ def test_training_freezes_base_and_tracks_alpha_per_step_and_layer(lm, tokenizer
     snapshot = {k: v.clone() for k, v in lm.state_dict().items()}
     start = {k: v.clone() for k, v in modulator.state_dict().items()}
     with attach(lm, modulator) as attached:
-        trace = train_modulator(
-            attached, tokenizer, WORDS, _pairs(), steps=3, batch_size=4, lr=0.05, progress=False
-        )
+        trace = train_modulator(attached, tokenizer, WORDS, _pairs(), steps=3, batch_size=4, lr=0.05, progress=False)
     assert all(p.grad is None for p in lm.parameters())
     assert all(p.requires_grad for p in lm.parameters())  # restored after training
     assert all(torch.equal(v, snapshot[k]) for k, v in lm.state_dict().items())
@@ -163,9 +157,7 @@ def test_training_freezes_base_and_tracks_alpha_per_step_and_layer(lm, tokenizer
 def test_fixed_alpha_survives_training(lm, tokenizer):
     modulator = residual(lm, SEED_ALPHA)
     with attach(lm, modulator) as attached:
-        trace = train_modulator(
-            attached, tokenizer, WORDS, _pairs(), steps=2, batch_size=4, lr=0.05, progress=False
-        )
+        trace = train_modulator(attached, tokenizer, WORDS, _pairs(), steps=2, batch_size=4, lr=0.05, progress=False)
     assert (trace.alpha["alpha"] == modulator.alpha().tolist()[0]).all()
     assert modulator.alpha.fixed.tolist() == pytest.approx([SEED_ALPHA] * 2, abs=1e-8)
 

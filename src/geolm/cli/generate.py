@@ -51,9 +51,7 @@ Plot = Annotated[
 RefinementSteps = Annotated[
     int, typer.Option("--refinement-steps", help="coordinate models: refine the prompt's coordinates first")
 ]
-NoRefinement = Annotated[
-    bool, typer.Option("--no-refinement", help="use predicted coordinates only (the default)")
-]
+NoRefinement = Annotated[bool, typer.Option("--no-refinement", help="use predicted coordinates only (the default)")]
 
 
 def generate(
@@ -82,9 +80,7 @@ def generate(
     options = SamplingOptions(
         max_new_tokens, temperature, top_k, top_p, repetition_penalty, tuple(stop or ()), greedy, seed
     )
-    flags = CoordinateFlags(
-        adaptive, show_uncertainty, analyze_coordinates, plot, refinement_steps, no_refinement
-    )
+    flags = CoordinateFlags(adaptive, show_uncertainty, analyze_coordinates, plot, refinement_steps, no_refinement)
     flags.check(greedy)
     model, tokenizer = load_for_inference(checkpoint, device=device)
     flags.require_coordinates(model, checkpoint)

@@ -19,7 +19,7 @@ app = typer.Typer(
 
 def _mount() -> None:
     """Import verb modules lazily so `geolm --help` stays fast and one broken verb names itself."""
-    from geolm.cli import analyze, chat, data, demo, generate, presets, train, verify
+    from geolm.cli import analyze, chat, data, demo, experiment, generate, menu, plot, presets, train, verify
 
     app.command("demo")(demo.demo)
     app.command("train")(train.train)
@@ -27,6 +27,9 @@ def _mount() -> None:
     app.command("chat")(chat.chat)
     app.command("verify")(verify.verify)
     app.command("presets")(presets.presets)
+    app.command("plot")(plot.plot)
+    app.command("menu")(menu.menu)
+    app.add_typer(experiment.app, name="experiment", help="experiment suites: geometric against standard models")
     app.add_typer(data.app, name="data", help="build and inspect training data")
     from geolm.curvature.cli import heads
     from geolm.terrain.modulators.__main__ import claim

@@ -67,9 +67,7 @@ def _parameter_rich_table(model: PreTrainedModel, title: object) -> Table:
             f"{row.share:.1%}",
         )
     total = int(frame["parameters"].sum())
-    table.add_row(
-        "total", f"{total:,} ({human(total)})", f"{int(frame['trainable'].sum()):,}", "100.0%", style="bold"
-    )
+    table.add_row("total", f"{total:,} ({human(total)})", f"{int(frame['trainable'].sum()):,}", "100.0%", style="bold")
     if getattr(model.config, "tie_word_embeddings", False):
         table.caption = "output projection tied to the embeddings (counted once, under embeddings)"
     return table
@@ -84,9 +82,7 @@ def _checks(model: PreTrainedModel, seed: int) -> list[tuple[str, Callable[[], s
         with torch.no_grad():
             logits = model.eval()(tokens).logits
         if logits.shape != (2, length, vocab) or not torch.isfinite(logits).all():
-            raise AssertionError(
-                f"logits of shape {tuple(logits.shape)}, finite: {bool(torch.isfinite(logits).all())}"
-            )
+            raise AssertionError(f"logits of shape {tuple(logits.shape)}, finite: {bool(torch.isfinite(logits).all())}")
         return f"logits {tuple(logits.shape)}"
 
     def backward() -> str:
@@ -94,9 +90,7 @@ def _checks(model: PreTrainedModel, seed: int) -> list[tuple[str, Callable[[], s
         loss = model(tokens, labels=tokens).loss
         loss.backward()
         missing = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
-        bad = [
-            n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()
-        ]
+        bad = [n for n, p in model.named_parameters() if p.grad is not None and not torch.isfinite(p.grad).all()]
         model.zero_grad()
         if missing or bad or not torch.isfinite(loss):
             raise AssertionError(f"loss {loss.item():.4g}; no gradient: {missing[:5]}; non-finite: {bad[:5]}")

@@ -307,9 +307,7 @@ def main(
     table = summary(frame)
     with pd.option_context("display.width", 160, "display.max_rows", 200):
         typer.echo(f"settings: {asdict(settings)}")
-        typer.echo(
-            table.to_string(index=False, float_format=lambda v: f"{v:.4f}" if math.isfinite(v) else "nan")
-        )
+        typer.echo(table.to_string(index=False, float_format=lambda v: f"{v:.4f}" if math.isfinite(v) else "nan"))
     if out is not None:
         write_csv(frame, out / "claims.csv")
         write_csv(table, out / "summary.csv")

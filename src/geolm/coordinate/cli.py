@@ -125,9 +125,7 @@ def coordinate_generate(
     return text
 
 
-def print_analysis(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ids: torch.Tensor, plot: Path
-) -> None:
+def print_analysis(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ids: torch.Tensor, plot: Path) -> None:
     """The prompt's coordinate statistics as text, and the per-token activity picture at `plot`."""
     stats = get_coordinate_statistics(model, ids)
     tokens = [tokenizer.decode([i]) for i in stats["token_ids"].tolist()]

@@ -62,9 +62,7 @@ class AdaptiveGeneration:
     texts: list[str] | None = None
 
 
-def as_input_ids(
-    prompt: Prompt, tokenizer: PreTrainedTokenizerBase | None, device: torch.device
-) -> torch.Tensor:
+def as_input_ids(prompt: Prompt, tokenizer: PreTrainedTokenizerBase | None, device: torch.device) -> torch.Tensor:
     """(B, T) token ids from a string (needs `tokenizer`), a list of ids or a 1-D/2-D tensor."""
     if isinstance(prompt, str):
         if tokenizer is None:

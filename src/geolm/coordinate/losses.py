@@ -86,9 +86,7 @@ def coordinate_contrastive(model: nn.Module, batch: Mapping[str, torch.Tensor], 
 
 
 @LOSSES.register(INTERFERENCE)
-def coordinate_interference(
-    model: nn.Module, batch: Mapping[str, torch.Tensor], outputs: Any
-) -> torch.Tensor:
+def coordinate_interference(model: nn.Module, batch: Mapping[str, torch.Tensor], outputs: Any) -> torch.Tensor:
     return interference_loss(batch_segments(model, batch))
 
 

@@ -44,9 +44,7 @@ class CoordinateOptions:
         allowed = [f.name for f in fields(cls)]
         unknown = sorted(set(raw) - set(allowed))
         if unknown:
-            raise ConfigError(
-                f"part_options['modulation'] has unknown key(s) {unknown}; allowed: {', '.join(allowed)}"
-            )
+            raise ConfigError(f"part_options['modulation'] has unknown key(s) {unknown}; allowed: {', '.join(allowed)}")
         if isinstance(raw.get("targets"), list | tuple):
             raw["targets"] = tuple(raw["targets"])
         options = cls(**raw)

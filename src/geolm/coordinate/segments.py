@@ -52,9 +52,7 @@ def segment_mask(input_ids: torch.Tensor, labels: torch.Tensor, special_ids: lis
     return (labels != IGNORE) & ~torch.isin(input_ids, special)
 
 
-def segment_coordinates(
-    context: torch.Tensor, mask: torch.Tensor, documents: torch.Tensor, decay: float
-) -> Segments:
+def segment_coordinates(context: torch.Tensor, mask: torch.Tensor, documents: torch.Tensor, decay: float) -> Segments:
     """Segments of `mask` (B, T) with their coordinates from theta_ctx `context` (B, T, D).
 
     `documents` (B, T) numbers the documents of each row (the running count of `<s>` tokens).

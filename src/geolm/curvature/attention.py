@@ -60,9 +60,7 @@ class CurvatureAttention(GroupedQueryAttention):
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: NoModulation) -> None:
         super().__init__(config, layer_idx, modulation)
         self.options = CurvatureOptions.from_config(config)
-        self.raw_kappa = nn.Parameter(
-            torch.atanh(initial_kappa(self.options.init, self.num_heads) / KAPPA_MAX)
-        )
+        self.raw_kappa = nn.Parameter(torch.atanh(initial_kappa(self.options.init, self.num_heads) / KAPPA_MAX))
         tau = torch.full((self.num_heads,), math.log(self.options.tau))
         self.log_tau = nn.Parameter(tau, requires_grad=self.options.learn_tau)
 
@@ -83,9 +81,7 @@ class CurvatureAttention(GroupedQueryAttention):
         tau = self.log_tau.to(q.dtype).exp().view(kv_heads, groups, 1, 1)
         return (-pairwise_dist_expmap0(q, k, kappa) / tau).view(bsz, heads, queries, keys)
 
-    def forward(
-        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext) -> torch.Tensor:
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
         keys = k.shape[2]

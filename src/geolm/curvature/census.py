@@ -41,9 +41,7 @@ def census_from_state(state: Mapping[str, torch.Tensor]) -> pd.DataFrame:
             continue
         kappas = (KAPPA_MAX * torch.tanh(raw.detach().double())).tolist()
         log_tau = state.get(name.removesuffix("raw_kappa") + "log_tau")
-        taus = (
-            log_tau.detach().double().exp().tolist() if log_tau is not None else [float("nan")] * len(kappas)
-        )
+        taus = log_tau.detach().double().exp().tolist() if log_tau is not None else [float("nan")] * len(kappas)
         layer = int(match.group(1))
         pairs = enumerate(zip(kappas, taus, strict=True))
         rows += [(layer, head, kappa, tau, classify(kappa)) for head, (kappa, tau) in pairs]

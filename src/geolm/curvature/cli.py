@@ -47,9 +47,7 @@ def read_curvature_state(checkpoint: Path) -> dict:
                 if name.endswith(CURVATURE_SUFFIXES):
                     state[name] = handle.get_tensor(name)
     if not state:
-        raise CheckpointError(
-            f"{checkpoint}: no curvature attention heads (is its config's attention 'curvature'?)"
-        )
+        raise CheckpointError(f"{checkpoint}: no curvature attention heads (is its config's attention 'curvature'?)")
     return state
 
 
@@ -65,9 +63,7 @@ def print_counts(counts: pd.DataFrame, out: Path) -> None:
 
 
 def heads(
-    checkpoint: Path = typer.Argument(
-        ..., help="checkpoint directory, or a run directory with best/ or last/"
-    ),
+    checkpoint: Path = typer.Argument(..., help="checkpoint directory, or a run directory with best/ or last/"),
     out: Path | None = typer.Option(None, help="output directory (default ./heads-<checkpoint name>)"),
 ) -> None:
     """Classify every attention head as hyperbolic, Euclidean or spherical by its learnt curvature."""

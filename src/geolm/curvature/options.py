@@ -32,9 +32,7 @@ class CurvatureOptions:
         allowed = [f.name for f in fields(cls)]
         unknown = sorted(set(raw) - set(allowed))
         if unknown:
-            raise ConfigError(
-                f"part_options['attention'] has unknown key(s) {unknown}; allowed: {', '.join(allowed)}"
-            )
+            raise ConfigError(f"part_options['attention'] has unknown key(s) {unknown}; allowed: {', '.join(allowed)}")
         options = cls(**raw)
         options.check()
         return options

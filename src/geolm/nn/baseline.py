@@ -77,9 +77,7 @@ class GroupedQueryAttention(nn.Module):
             k, v = ctx.cache.update(k, v, self.layer_idx)
         return q, k, v
 
-    def forward(
-        self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext) -> torch.Tensor:
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
         groups = self.num_heads // self.num_kv_heads

@@ -27,9 +27,7 @@ class LayerAlpha(nn.Module):
         inside = low < init < high if learn else low <= init <= high
         if not inside:
             interval = f"({low}, {high})" if learn else f"[{low}, {high}]"
-            raise ConfigError(
-                f"alpha={init} must lie in {interval} ({'learned' if learn else 'fixed'} alpha)"
-            )
+            raise ConfigError(f"alpha={init} must lie in {interval} ({'learned' if learn else 'fixed'} alpha)")
         self.low, self.high, self.learn = low, high, learn
         if learn:
             u = (init - low) / (high - low)

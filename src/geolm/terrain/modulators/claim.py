@@ -130,9 +130,7 @@ def _score_rows(
     rows = []
     for heldout in (False, True):
         side = items.side(heldout)
-        cv = volume_sample(
-            vectors[side], settings.n_simplices, np.random.default_rng([settings.seed, 0x5056])
-        )
+        cv = volume_sample(vectors[side], settings.n_simplices, np.random.default_rng([settings.seed, 0x5056]))
         rows.append(
             {
                 "condition": condition,
@@ -176,9 +174,7 @@ def measure_relational_claim(
         raise InputError(f"{loaded.source}: the relational claim needs a tokenizer")
     taxonomy = embedded_wordnet() if taxonomy is None else taxonomy
     rng = np.random.default_rng([settings.seed, 0x434C4D])
-    items = select_items(
-        taxonomy, loaded.tokenizer, settings.n_items, rng, heldout_fraction=settings.heldout_fraction
-    )
+    items = select_items(taxonomy, loaded.tokenizer, settings.n_items, rng, heldout_fraction=settings.heldout_fraction)
     if len(items.pairs) < 2 or len(items.side(True)) < 10:
         raise InputError(f"too few WordNet items tokenise for the claim ({items.counts()})")
     net, tok = loaded.model, loaded.tokenizer

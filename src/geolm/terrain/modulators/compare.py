@@ -21,9 +21,7 @@ from geolm.terrain.loading import model_kind
 from geolm.terrain.modulators.hooks import AttachedModulator
 
 
-def _final_states(
-    model: torch.nn.Module, input_ids: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+def _final_states(model: torch.nn.Module, input_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
     out = model(input_ids=input_ids, output_hidden_states=True)
     last = getattr(out, "last_hidden_state", None)
     return (out.hidden_states[-1] if last is None else last), getattr(out, "logits", None)

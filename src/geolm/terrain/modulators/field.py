@@ -151,9 +151,7 @@ class GeometricFieldModulator(nn.Module):
                 self.invalid[layer, e] += (~valid).sum()
         return combined
 
-    def forward(
-        self, hidden: torch.Tensor, layer: int, token_ids: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def forward(self, hidden: torch.Tensor, layer: int, token_ids: torch.Tensor | None = None) -> torch.Tensor:
         """h + Q((g - 1) * Qᵀh): only the active coordinates change, by the factor g."""
         h = hidden.float()
         coords = h @ self.active
@@ -194,9 +192,7 @@ class GeometricFieldModulator(nn.Module):
             )
         return pd.DataFrame(rows)
 
-    def cv_check(
-        self, vectors: torch.Tensor | np.ndarray, n_sets: int = 500, seed: int = 0
-    ) -> dict[str, object]:
+    def cv_check(self, vectors: torch.Tensor | np.ndarray, n_sets: int = 500, seed: int = 0) -> dict[str, object]:
         """Pentachoron volume CV of the rows' active coordinates, and whether it lies in `cv_band`."""
         x = torch.as_tensor(vectors, dtype=torch.float64) @ self.active.double().cpu()
         sample = volume_sample(x.numpy(), n_sets, np.random.default_rng(seed))

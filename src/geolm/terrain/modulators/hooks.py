@@ -30,11 +30,7 @@ def find_blocks(model: nn.Module) -> nn.ModuleList:
     config = getattr(model, "config", None)
     counts = {getattr(config, key, None) for key in _LAYER_COUNT_KEYS} - {None}
     for _, module in model.named_modules():
-        if (
-            isinstance(module, nn.ModuleList)
-            and len(module) in counts
-            and len({type(block) for block in module}) == 1
-        ):
+        if isinstance(module, nn.ModuleList) and len(module) in counts and len({type(block) for block in module}) == 1:
             return module
     raise InputError(f"{type(model).__name__}: no list of {sorted(counts) or '?'} blocks found; pass blocks=")
 
@@ -49,9 +45,7 @@ def _replace_hidden(output: Any, hidden: torch.Tensor) -> Any:
 class AttachedModulator:
     """A modulator hooked into a model; `detach()` (or leaving the `with` block) removes every hook."""
 
-    def __init__(
-        self, model: nn.Module, modulator: nn.Module, blocks: nn.ModuleList, layers: Sequence[int]
-    ) -> None:
+    def __init__(self, model: nn.Module, modulator: nn.Module, blocks: nn.ModuleList, layers: Sequence[int]) -> None:
         self.model, self.modulator, self.layers = model, modulator, tuple(layers)
         self.enabled = True
         self._token_ids: torch.Tensor | None = None
@@ -117,9 +111,7 @@ def attach(
     chosen = list(range(len(blocks))) if layers is None else list(layers)
     bad = [i for i in chosen if not 0 <= i < len(blocks)]
     if bad:
-        raise InputError(
-            f"layers {bad} out of range: the model has {len(blocks)} blocks (0..{len(blocks) - 1})"
-        )
+        raise InputError(f"layers {bad} out of range: the model has {len(blocks)} blocks (0..{len(blocks) - 1})")
     n_layers = getattr(modulator, "n_layers", len(blocks))
     if max(chosen, default=-1) >= n_layers:
         raise InputError(f"the modulator has alphas for {n_layers} layers but layer {max(chosen)} was chosen")

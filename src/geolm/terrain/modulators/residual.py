@@ -51,9 +51,7 @@ class GeometricResidualModulator(nn.Module):
     def init_from_embedding(self, weight: torch.Tensor, seed: int = 0) -> None:
         """Points from a seeded Gaussian projection of the centred embedding rows (cosines roughly kept)."""
         if weight.shape[0] != self.points.shape[0]:
-            raise InputError(
-                f"embedding has {weight.shape[0]} rows but the modulator {self.points.shape[0]} tokens"
-            )
+            raise InputError(f"embedding has {weight.shape[0]} rows but the modulator {self.points.shape[0]} tokens")
         gen = torch.Generator().manual_seed(seed)
         w = weight.detach().float().cpu()
         rotation = torch.randn(w.shape[1], self.geo_dim, generator=gen)

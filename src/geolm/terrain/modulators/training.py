@@ -41,9 +41,7 @@ def pooled_hidden(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str]) 
 @torch.no_grad()
 def encode(model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
     """`pooled_hidden` without gradients, in batches, as float64 numpy rows."""
-    chunks = [
-        pooled_hidden(model, tokenizer, texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)
-    ]
+    chunks = [pooled_hidden(model, tokenizer, texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
     return torch.cat(chunks).double().cpu().numpy()
 
 
@@ -90,13 +88,9 @@ def train_modulator(
             p.requires_grad_(False)
         model.eval()
         modulator.train()
-        for step in track(
-            range(steps), description="modulator training", disable=not progress, transient=True
-        ):
+        for step in track(range(steps), description="modulator training", disable=not progress, transient=True):
             batch = pairs[rng.choice(len(pairs), size=min(batch_size, len(pairs)), replace=False)]
-            reps = pooled_hidden(model, tokenizer, [texts[i] for i in batch.reshape(-1)]).view(
-                len(batch), 2, -1
-            )
+            reps = pooled_hidden(model, tokenizer, [texts[i] for i in batch.reshape(-1)]).view(len(batch), 2, -1)
             loss = info_nce(reps[:, 0], reps[:, 1], temperature)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

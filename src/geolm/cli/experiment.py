@@ -1,0 +1,52 @@
+"""`geolm experiment suite`: curvature against standard attention on WordNet-built tasks and user files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Experiment suites comparing geometric and standard models.", no_args_is_help=True)
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """Repeated options and comma-separated lists both work: --sizes tiny,small or --sizes tiny --sizes small."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()] if values else None
+
+
+@app.command()
+def suite(
+    quick: Annotated[bool, typer.Option("--quick", help="tiny and small sizes, small data, few steps")] = False,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/suite"),
+    tasks: Annotated[
+        list[str] | None,
+        typer.Option(help="built-in tasks: lexname, hypernymy, tagging, glosses (default: all; none with --task-file)"),
+    ] = None,
+    sizes: Annotated[list[str] | None, typer.Option(help="model sizes: tiny, small, medium, large")] = None,
+    task_file: Annotated[
+        list[Path] | None, typer.Option(help="extra task: GLUE-style .tsv/.jsonl or CoNLL .conll (repeatable)")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="seed of data splits, initialisation and batch order")] = 0,
+    steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 60 quick, 1500 full)")] = None,
+    kappa_init: Annotated[str, typer.Option(help="starting κ of geometric models: zero, random, linspace")] = "zero",
+) -> None:
+    """Train a geometric model and its standard twin per task and size; write results.json, report.md, PNGs."""
+    from geolm.experiments.report import comparison_table
+    from geolm.experiments.suite import SuiteOptions, run_suite
+
+    chosen = {"seed": seed, "kappa_init": kappa_init, "task_files": [str(p) for p in task_file or []]}
+    if steps is not None:
+        chosen["steps"] = steps
+    if _names(sizes):
+        chosen["sizes"] = _names(sizes)
+    if tasks is not None:
+        chosen["tasks"] = _names(tasks) or []
+    elif task_file:
+        chosen["tasks"] = []
+    options = SuiteOptions.quick(**chosen) if quick else SuiteOptions(**chosen)
+    results = run_suite(options, out)
+    console = Console()
+    console.print(comparison_table(results))
+    console.print(f"results in {out} ({results['wall_s']} s)")

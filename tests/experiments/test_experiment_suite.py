@@ -1,0 +1,115 @@
+"""The suite end to end on a hand-made lexicon, the training loop, and the CLI with a user task file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import typer
+from typer.testing import CliRunner
+
+from geolm.data.tokenizer import train_tokenizer
+from geolm.errors import ConfigError
+from geolm.experiments import runner
+from geolm.experiments.encode import encode
+from geolm.experiments.suite import SuiteOptions, run_suite
+from geolm.experiments.tasks import Example, Task
+
+TINY = {"sizes": ["tiny"], "steps": 3, "batch_size": 4, "n_train": 20, "n_test": 4, "max_length": 24}
+
+
+def test_batch_order_is_seeded_and_covers_each_epoch():
+    first, again = runner.batch_order(10, 5, 4, seed=1), runner.batch_order(10, 5, 4, seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    flat = torch.cat(first).tolist()
+    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))
+    assert not torch.equal(torch.cat(runner.batch_order(10, 5, 4, seed=2)), torch.cat(first))
+
+
+def test_lr_warms_up_then_decays():
+    budget = runner.Budget(steps=100, batch_size=1, lr=1.0, seed=0)
+    assert runner.lr_at(0, budget) == pytest.approx(0.1)
+    assert runner.lr_at(9, budget) == pytest.approx(1.0)
+    assert runner.lr_at(100, budget) == pytest.approx(runner.MIN_LR_RATIO)
+
+
+def test_training_learns_a_separable_task(tmp_path):
+    sentences = [(f"the {a} saw a {b}", int(b == "heron")) for a in ("cat", "owl", "fox") for b in ("heron", "fish")]
+    examples = [Example(text, label=label) for text, label in sentences] * 4
+    task = Task("toy", "classify", ["other", "heron"], examples, examples)
+    tokenizer = train_tokenizer([e.text for e in examples], 300)
+    data = encode(task, examples, tokenizer, 16)
+    model = runner.build_model(task, "tiny", "geometric", tokenizer, seed=0)
+    assert runner.evaluate(model, task, data, 8) == pytest.approx(0.5, abs=0.2)
+    metrics = tmp_path / "m.jsonl"
+    runner.train_model(model, data, runner.Budget(steps=30, batch_size=8, lr=3e-3, seed=0, log_every=10), metrics)
+    assert runner.evaluate(model, task, data, 8) == 1.0
+    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [r["step"] for r in records] == [10, 20, 30]
+    assert {"kappa/L0H0", "kappa/L0H1", "loss", "lr", "tokens_per_s"} <= set(records[-1])
+
+
+def test_suite_writes_results_report_and_figures(tmp_path, lexicon):
+    options = SuiteOptions(**TINY, vocab_size=300)
+    results = run_suite(options, tmp_path, lexicon=lexicon)
+    assert [(r["task"], r["size"]) for r in results["comparisons"]] == [
+        ("lexname", "tiny"),
+        ("hypernymy", "tiny"),
+        ("tagging", "tiny"),
+        ("glosses", "tiny"),
+    ]
+    assert len(results["runs"]) == 8
+    for row in results["comparisons"]:
+        assert sum(row["census"].values()) == 2  # curvature-tiny has one layer of two heads
+        sign = 1 if row["metric"] != "perplexity" else -1
+        assert row["delta"] == pytest.approx(sign * (row["geometric"] - row["standard"]))
+    glosses = [r for r in results["runs"] if r["task"] == "glosses"]
+    assert all(r["value"] > 1 for r in glosses)  # a perplexity
+    geometric, standard = (next(r for r in glosses if r["arch"] == a) for a in ("geometric", "standard"))
+    assert geometric["parameters"] - standard["parameters"] == 4  # κ and τ for each of two heads
+    assert json.loads((tmp_path / "results.json").read_text())["runs"] == results["runs"]
+    report = (tmp_path / "report.md").read_text()
+    assert "| glosses | tiny | perplexity |" in report
+    assert (tmp_path / "results.png").stat().st_size > 1000 and (tmp_path / "census.png").stat().st_size > 1000
+    assert (tmp_path / "runs" / "lexname-tiny-standard" / "metrics.jsonl").is_file()
+    assert (tmp_path / "tokenizer" / "tokenizer.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"tasks": ["sst2"]}, "unknown task"), ({"sizes": ["huge"]}, "unknown size"), ({"steps": 0}, "'steps'")],
+)
+def test_bad_options_are_config_errors(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        run_suite(SuiteOptions(**{**TINY, **overrides}), tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_runs_a_user_task_file(tmp_path):
+    from geolm.cli.experiment import app as experiment
+
+    app = typer.Typer()  # mounted as `geolm experiment` is
+    app.add_typer(experiment, name="experiment")
+    rows = "".join(f"a {w} is here\t{int(w == 'heron')}\n" for w in ("heron", "fish", "owl", "cat") * 5)
+    (tmp_path / "mine.tsv").write_text("sentence\tlabel\n" + rows, encoding="utf-8")
+    out = tmp_path / "out"
+    args = [
+        "experiment",
+        "suite",
+        "--quick",
+        "--task-file",
+        tmp_path / "mine.tsv",
+        "--sizes",
+        "tiny",
+        "--steps",
+        "2",
+        "--out",
+        out,
+    ]
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    assert [t["name"] for t in results["tasks"]] == ["mine"]
+    assert results["options"]["sizes"] == ["tiny"] and results["options"]["steps"] == 2
+    assert "| mine | tiny | accuracy |" in result.output
