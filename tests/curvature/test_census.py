@@ -86,3 +86,21 @@ def test_heads_command_refuses_a_model_without_curvature_heads(tmp_path) -> None
     assert not (tmp_path / "out").exists()
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         heads(tmp_path / "missing", None)
+
+
+def test_trainer_logs_kappa_per_head(tmp_path):
+    import json
+
+    from geolm.config import GeoConfig
+    from geolm.data import TokenBlocks
+    from geolm.modeling import GeoForCausalLM
+    from geolm.training import TrainArgs, train
+
+    model = GeoForCausalLM(GeoConfig.from_preset("curvature-tiny", vocab_size=64))
+    blocks = TokenBlocks(torch.randint(0, 64, (8, 16)), torch.randint(0, 64, (8, 16)))
+    args = TrainArgs(steps=2, batch_size=4, warmup_steps=1, log_every=1, eval_every=0, save_every=0)
+    train(model, blocks, None, args, tmp_path / "run")
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in records if "loss" in r and "event" not in r]
+    assert logged and {"kappa/L0H0", "kappa/L0H1", "heads/euclidean"} <= set(logged[-1])
+    assert logged[-1]["heads/euclidean"] + logged[-1]["heads/hyperbolic"] + logged[-1]["heads/spherical"] == 2

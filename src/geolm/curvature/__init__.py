@@ -15,10 +15,13 @@ from geolm.curvature.census import (
     plot_census,
 )
 from geolm.curvature.options import CurvatureOptions
+from geolm.metrics import MODEL_METRICS
 from geolm.params import COMPONENT_RULES
 
 # Ahead of the generic ".self_attn." rule, which would otherwise claim them (first match wins).
 COMPONENT_RULES[:0] = [(r"\.self_attn\.(raw_kappa|log_tau)$", "curvature")]
+# Every training log record carries κ per head, so `geolm plot` can draw the curvature trajectories.
+MODEL_METRICS.append(curvature_metrics)
 
 __all__ = [
     "KAPPA_MAX",

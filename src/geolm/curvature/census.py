@@ -63,8 +63,13 @@ def census_counts(census: pd.DataFrame) -> pd.DataFrame:
 
 
 def curvature_metrics(model: nn.Module) -> dict[str, float]:
-    """κ per head ("kappa/L0H1") and head counts per class ("heads/spherical") for a trainer to log."""
+    """κ per head ("kappa/L0H1") and head counts per class ("heads/spherical") for a trainer to log.
+
+    Empty for a model without curvature heads.
+    """
     census = head_census(model)
+    if census.empty:
+        return {}
     metrics = {f"kappa/L{r.layer}H{r.head}": float(r.kappa) for r in census.itertuples()}
     counts = census["class"].value_counts()
     metrics.update({f"heads/{name}": float(counts.get(name, 0)) for name in CLASSES})

@@ -23,6 +23,7 @@ from torch import nn
 
 from geolm.data import TokenBlocks
 from geolm.errors import CheckpointError, TrainingError
+from geolm.metrics import model_metrics
 from geolm.training.accel import make_accelerator
 from geolm.training.args import TrainArgs
 from geolm.training.checkpoint import (
@@ -286,6 +287,7 @@ class Trainer:
             record = {"step": step, "loss": outcome.loss, "lr": self.lr, "tokens_per_s": tokens_per_s}
             record.update(grad_norm=outcome.grad_norm, overflow=outcome.status == "overflow")
             record.update({f"loss/{name}": value for name, value in outcome.terms.items()})
+            record.update(model_metrics(self.raw_model))
             self.log.record(record)
 
     def maybe_evaluate_and_save(self) -> None:
