@@ -13,7 +13,7 @@ console = Console()
 
 def demo(
     out: Path = typer.Option(Path("runs/demo"), help="run directory"),
-    steps: int = typer.Option(600, help="optimizer steps (the default fits about 5 minutes on 2 CPU cores)"),
+    steps: int = typer.Option(360, help="optimizer steps (the default fits about 5 minutes on 2 CPU cores)"),
     preset: str = typer.Option("geometric-llama-demo", help="model preset"),
     seed: int = typer.Option(0, help="seed of everything"),
 ) -> None:
@@ -45,7 +45,7 @@ def demo(
         vocab_size=None,
         max_train_tokens=steps * 16 * 128,  # one pass over fresh data, no more tokenizing than needed
     )
-    args = TrainArgs(steps=steps, batch_size=16, lr=2e-3, warmup_steps=30, eval_every=100, save_every=0, seed=seed)
+    args = TrainArgs(steps=steps, batch_size=16, lr=2e-3, warmup_steps=30, eval_every=120, save_every=0, seed=seed)
     plan, train_data = curriculum_and_data(run, None, 128, seed)
     result = train(run["model"], train_data, run["validation"], args, out, tokenizer=run["tokenizer"], curriculum=plan)
     model, tokenizer = load_for_inference(out)
