@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,29 +101,43 @@ class TerrainReport:
         Everything is written into a temporary sibling directory that replaces `out_dir` only when complete,
         so an error never leaves a half-written report.
         """
-        out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"output path {out} exists and is not a directory")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        tmp.chmod(0o755)
-        try:
+        figures: list[Path] = []
+
+        def fill(tmp: Path) -> None:
             for name, frame in self.frames.items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
                 frame.to_json(tmp / f"{name}.json", orient="records", indent=1)
-            figures = make_figures(self.frames, tmp / "figures")
+            figures.extend(make_figures(self.frames, tmp / "figures"))
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, default=_json_default) + "\n")
             (tmp / "report.md").write_text(self.to_markdown(figures))
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+
+        out = write_directory(out_dir, fill)
         self.out_dir = out
         self.figures = [out / "figures" / p.name for p in figures]
         return out
+
+
+def write_directory(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Let `fill` write into a temporary sibling directory, then swap it in for `out_dir` whole.
+
+    An error inside `fill` removes the temporary directory and leaves `out_dir` as it was.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output path {out} exists and is not a directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(0o755)
+    try:
+        fill(tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out)
+    return out

@@ -10,9 +10,6 @@ the training items and on held-out items that were never a training target.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +34,7 @@ from geolm.terrain.modulators.relational import (
 )
 from geolm.terrain.modulators.residual import SEED_ALPHA, GeometricResidualModulator
 from geolm.terrain.modulators.training import encode, train_modulator
-from geolm.terrain.report import markdown_table
+from geolm.terrain.report import markdown_table, write_directory
 from geolm.terrain.simplex import volume_sample
 from geolm.terrain.taxonomy import Taxonomy, embedded_wordnet
 
@@ -76,27 +73,15 @@ class ModulatorClaim:
 
     def save(self, out_dir: str | Path) -> Path:
         """CSV per frame, summary.json, alpha.png and report.md, via a temporary sibling directory."""
-        out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise InputError(f"output path {out} exists and is not a directory")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
+
+        def fill(tmp: Path) -> None:
             for name, frame in self.frames.items():
                 frame.to_csv(tmp / f"{name}.csv", index=False)
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, default=str) + "\n")
             plot_alpha(self.frames["alpha"], tmp / "alpha.png")
             (tmp / "report.md").write_text(self.to_markdown())
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
+
+        out = write_directory(out_dir, fill)
         return out
 
 
