@@ -1,5 +1,6 @@
 import json
 import math
+import os
 
 import pytest
 import torch
@@ -206,3 +207,13 @@ def test_llama_tiny_memorises_four_random_blocks(tmp_path):
     assert result.losses[10] < 4.5 and result.losses[30] < 2.6
     assert all(result.losses[s + 5] < result.losses[s] for s in range(5, 30, 5))
     assert result.best_val_loss < 2.6
+
+
+def test_wandb_tracker_runs_offline(tmp_path, blocks, monkeypatch):
+    pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    train(tiny_model(), blocks, None, tiny_args(steps=2, log_every=1, report_to=["wandb"]), tmp_path)
+    assert os.environ["WANDB_MODE"] == "offline"
+    runs = list(tmp_path.rglob("offline-run-*"))
+    assert runs and list(runs[0].rglob("*.wandb"))  # the run was recorded locally, nothing was sent
