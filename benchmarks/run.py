@@ -23,6 +23,7 @@ from benchmarks.common import machine  # noqa: E402
 SECTIONS = {
     "baseline": ("benchmarks.baseline_bench", "Baseline model against HF Llama"),
     "coordinate": ("benchmarks.coordinate_bench", "Coordinate-modulated Llama against the plain Llama"),
+    "quality": ("benchmarks.quality_bench", "Coordinate-modulated against plain Llama: validation loss"),
     "curvature": ("benchmarks.curvature_bench", "Curvature attention against SDPA attention"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
 }
