@@ -7,7 +7,6 @@ is allowed, because a misspelt key silently ignored is a wasted training run.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -143,15 +142,9 @@ class GeoConfig(PretrainedConfig):
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> GeoConfig:
         """Read a JSON config file (a `config.json` or a user file with a `preset` key plus overrides)."""
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: not valid JSON ({err})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a config file must hold a JSON object")
+        from geolm.files import read_json_object
+
+        data = read_json_object(path, "config")
         data.update(overrides)
         data.pop("model_type", None)
         preset = data.pop("preset", None)

@@ -9,13 +9,13 @@ subclassing and overriding `group_of`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 from geolm.errors import ConfigError
+from geolm.files import read_json_object
 from geolm.training.losses import LOSSES
 
 DEFAULT_GROUP = "default"
@@ -63,16 +63,7 @@ class Curriculum:
 
     @classmethod
     def from_file(cls, path: str | Path) -> Curriculum:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"curriculum file not found: {path}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: not valid JSON ({err})") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a curriculum file must hold a JSON object")
-        return cls.from_dict(data, where=str(path))
+        return cls.from_dict(read_json_object(path, "curriculum"), where=str(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {"phases": [asdict(p) for p in self.phases], "groups": self.groups}

@@ -1,0 +1,26 @@
+"""Reading user-written files with one-line errors that name the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from geolm.errors import ConfigError
+
+
+def read_json_object(path: str | Path, kind: str) -> dict[str, Any]:
+    """The JSON object in `path`; a missing file, bad JSON or a non-object is a `ConfigError` naming the file.
+
+    `kind` names the file in messages ("config", "curriculum").
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{kind} file not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a {kind} file must hold a JSON object")
+    return data
