@@ -65,23 +65,32 @@ def throughput(
     repeats: int = 7,
     prompt_len: int = 32,
     new_tokens: int = 128,
+    compiled: bool = False,
 ) -> dict:
-    """Training (forward+backward+AdamW) and cached greedy generation tokens/s of each model, interleaved."""
+    """Training (forward+backward+AdamW) and cached greedy generation tokens/s of each model, interleaved.
+
+    `compiled` runs both through `torch.compile` (the training forward as it is; the generation forward with
+    dynamic shapes, since the cache grows every step); compilation happens in the untimed warm-up calls.
+    """
     vocab = min(m.config.vocab_size for m in models.values())
     tokens = torch.randint(3, vocab, (batch, seq_len), generator=torch.Generator().manual_seed(0))
 
     def train_step(model: torch.nn.Module) -> Callable[[], None]:
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        forward = torch.compile(model) if compiled else model
 
         def step() -> None:
             model.train()
             optimizer.zero_grad(set_to_none=True)
-            model(tokens, labels=tokens).loss.backward()
+            forward(tokens, labels=tokens).loss.backward()
             optimizer.step()
 
         return step
 
     def generate(model: torch.nn.Module) -> Callable[[], None]:
+        if compiled:
+            model.forward = torch.compile(model.forward, dynamic=True)
+
         def call() -> None:
             with torch.no_grad():
                 model.eval().generate(
@@ -94,8 +103,9 @@ def throughput(
 
         return call
 
-    train_s = interleaved({name: train_step(m) for name, m in models.items()}, repeats=repeats)
-    gen_s = interleaved({name: generate(m) for name, m in models.items()}, repeats=repeats)
+    warmup = 2 if compiled else 1
+    train_s = interleaved({name: train_step(m) for name, m in models.items()}, repeats=repeats, warmup=warmup)
+    gen_s = interleaved({name: generate(m) for name, m in models.items()}, repeats=repeats, warmup=warmup)
     return {
         "train_shape": f"batch {batch} x {seq_len} tokens, forward+backward+AdamW",
         "generate_shape": f"batch 1, prompt {prompt_len}, {new_tokens} new tokens, greedy, KV cache",

@@ -6,7 +6,7 @@ from transformers import AutoModelForCausalLM
 import geolm  # noqa: F401 (Auto registration)
 from geolm.config import GeoConfig
 from geolm.curvature import CurvatureAttention, CurvatureOptions
-from geolm.curvature.attention import key_mask
+from geolm.curvature.attention import GeodesicSoftmax, key_mask
 from geolm.errors import ConfigError
 from geolm.modeling import GeoForCausalLM, GeoForSequenceClassification, GeoForTokenClassification
 from geolm.nn.context import ForwardContext
@@ -121,14 +121,14 @@ def test_bfloat16_keeps_scores_in_float32(make_model, monkeypatch) -> None:
     model = make_model()
     tokens = torch.randint(0, 256, (2, 8))
     seen = []
-    original = CurvatureAttention.scores
+    original = CurvatureAttention.geometry
 
     def spy(self, q, k):
-        scores = original(self, q, k)
-        seen.append((q.dtype, scores.dtype))
-        return scores
+        half_chord_sq, kappa, weight = original(self, q, k)
+        seen.append((q.dtype, half_chord_sq.dtype))
+        return half_chord_sq, kappa, weight
 
-    monkeypatch.setattr(CurvatureAttention, "scores", spy)
+    monkeypatch.setattr(CurvatureAttention, "geometry", spy)
     with torch.no_grad():
         full = model(tokens).logits
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -199,3 +199,27 @@ def test_save_and_load_through_auto_classes(make_model, tmp_path) -> None:
     tokens = torch.randint(0, 256, (2, 9))
     with torch.no_grad():
         torch.testing.assert_close(loaded(tokens).logits, model(tokens).logits, atol=0.0, rtol=0.0)
+
+
+def test_fused_softmax_matches_autograd_through_the_scores() -> None:
+    """The hand-written backward of the fused path gives autograd's gradients of softmax(masked scores)."""
+    config = GeoConfig.from_preset("curvature-tiny", num_attention_heads=4, num_key_value_heads=2, head_dim=8)
+    layer = CurvatureAttention(config, 0, GeoForCausalLM(config).model.modulation).double()
+    with torch.no_grad():
+        layer.raw_kappa.copy_(torch.tensor([-0.9, 0.0, 1e-4, 1.1], dtype=torch.float64))
+        layer.log_tau.copy_(torch.tensor([0.0, 0.5, -0.2, 1.0], dtype=torch.float64))
+    q = (torch.randn(2, 4, 5, 8, dtype=torch.float64) * 2).requires_grad_()
+    k = (torch.randn(2, 2, 7, 8, dtype=torch.float64) * 2).requires_grad_()
+    mask = torch.ones(5, 7, dtype=torch.bool).tril(2)
+    upstream = torch.randn(2, 2, 2, 5, 7, dtype=torch.float64)
+
+    def grads(probs: torch.Tensor) -> list[torch.Tensor]:
+        return torch.autograd.grad((probs * upstream).sum(), [q, k, layer.raw_kappa, layer.log_tau])
+
+    fused = GeodesicSoftmax.apply(*layer.geometry(q, k), ~mask)[0]
+    reference = layer.scores(q, k).masked_fill(~mask, float("-inf")).softmax(-1).view_as(fused)
+    torch.testing.assert_close(fused, reference, atol=1e-13, rtol=0)
+    for ours, theirs in zip(grads(fused), grads(reference), strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-10, rtol=1e-9)
+    inputs = [t.detach().requires_grad_() for t in layer.geometry(q, k)]
+    assert torch.autograd.gradcheck(lambda s, c, w: GeodesicSoftmax.apply(s, c, w, ~mask)[0], inputs)

@@ -31,7 +31,7 @@ from typing import NamedTuple, TypeVar
 
 import torch
 
-from geolm.geometry.analytic import arsin_ratio, artan_ratio, cos_root, sin_ratio, tan_ratio
+from geolm.geometry.analytic import artan_ratio, cos_root, sin_ratio, tan_ratio
 
 # Gap to the Poincaré ball's boundary that `project` keeps, as a fraction of its radius (geoopt's values).
 BALL_EPS = {torch.float32: 4e-3, torch.float64: 1e-5}
@@ -52,6 +52,8 @@ def full_precision(fn: F) -> F:
         args = tuple(up(a) for a in args)
         kwargs = {name: up(value) for name, value in kwargs.items()}
         device = next(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)).device.type
+        if not torch.is_autocast_enabled(device):  # entering the context costs more than small arithmetic
+            return fn(*args, **kwargs)
         with torch.autocast(device_type=device, enabled=False):
             return fn(*args, **kwargs)
 
@@ -61,6 +63,13 @@ def full_precision(fn: F) -> F:
 def as_curvature(k: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:
     """κ as a tensor of `like`'s dtype and device."""
     return torch.as_tensor(k, dtype=like.dtype, device=like.device)
+
+
+def broadcast_shape(*shapes: torch.Size) -> tuple[int, ...]:
+    """The shape that broadcasting `shapes` together gives (assumed compatible; cheaper than torch's)."""
+    rank = max(len(shape) for shape in shapes)
+    padded = [(1,) * (rank - len(shape)) + tuple(shape) for shape in shapes]
+    return tuple(max(sizes) for sizes in zip(*padded, strict=True))
 
 
 def sq_norm(x: torch.Tensor) -> torch.Tensor:
@@ -104,15 +113,106 @@ def mobius_add(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor | float) -> tor
     return numerator / (1 - 2 * k * xy + k * k * xx * yy)
 
 
-def distance_from_half_chord(half_chord_sq: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-    """d = 2ℓ·arsin_ratio(κℓ²) from ℓ²; the clamps keep sqrt and arcsin differentiable.
+# 2ℓ³·A'(κℓ²) = Σ cᵢ κ^i ℓ^(2i+3) near κℓ² = 0, A(z) = arcsin(√z)/√z: the coefficients 2·(i+1)·aᵢ₊₁ of
+# A's series, and the |κℓ²| below which they replace the closed form (truncation and cancellation both < 1e-5).
+CURVATURE_SLOPE_SERIES = (1 / 3, 3 / 10, 15 / 56, 35 / 144, 315 / 1408)
+CURVATURE_SLOPE_RADIUS = 0.05
 
-    ℓ² is clamped at the smallest normal number (zero gradient at coincident points) and κℓ² at 1 - ulp
-    (antipodal points of the sphere, where the distance is not differentiable, get a large finite gradient).
+
+def half_chord_distance_values(half_chord_sq: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """d = 2ℓ·A(κℓ²) without autograd, as 2·arsin_κ-type(√(|κ|ℓ²))/√|κ| with |κ| floored at ulp².
+
+    The sign of κ picks arcsin (sphere) or arsinh (ball) elementwise with `torch.where`; below |κ| = ulp² the
+    curvature term is smaller than rounding, so the floor leaves d = 2ℓ to working precision. κℓ² is capped at
+    1 − ulp on the sphere (antipodal points). Buffers are reused in place: this runs on every attention score.
     """
     info = torch.finfo(half_chord_sq.dtype)
-    half_chord_sq = half_chord_sq.clamp_min(info.tiny)
-    return 2 * half_chord_sq.sqrt() * arsin_ratio((k * half_chord_sq).clamp_max(1 - info.eps))
+    magnitude = k.abs().clamp_min(info.eps**2)
+    spherical = k > 0
+    cap = torch.where(spherical, 1 - info.eps, torch.inf)
+    root = torch.minimum((half_chord_sq * magnitude).clamp_min_(0), cap).sqrt_()
+    values = torch.where(spherical, torch.asin(root), root.asinh_())
+    return values.mul_(2 / magnitude.sqrt())
+
+
+def half_chord_distance_grads(
+    half_chord_sq: torch.Tensor, k: torch.Tensor, d: torch.Tensor, grad: torch.Tensor, need_k: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Gradients of Σ grad·d with respect to ℓ² and κ, from ℓ², κ and d = `half_chord_distance_values`.
+
+    ∂d/∂ℓ² = 1/√(ℓ²(1 − κℓ²)) (zero where ℓ² <= tiny: coincident points) and ∂d/∂κ = (ℓ²·∂d/∂ℓ² − d/2)/κ,
+    replaced by its series 2ℓ³·A'(κℓ²) where |κℓ²| <= 0.05 so that it stays exact through κ = 0 (A'(0) = 1/6).
+    κ's gradient is summed over the dimensions κ was broadcast along.
+    """
+    info = torch.finfo(half_chord_sq.dtype)
+    s = half_chord_sq.clamp_min(info.tiny)
+    z = (s * k).clamp_max_(1 - info.eps)
+    slope_s = (1 - z).mul_(s).rsqrt_().masked_fill_(half_chord_sq <= info.tiny, 0)
+    grad_s = grad * slope_s
+    if not need_k:
+        return grad_s, None
+    closed = slope_s.mul_(s).add_(d, alpha=-0.5).div_(k)
+    series = torch.full_like(z, CURVATURE_SLOPE_SERIES[-1])
+    for coefficient in reversed(CURVATURE_SLOPE_SERIES[:-1]):
+        series.mul_(z).add_(coefficient)
+    series.mul_(s.sqrt().mul_(s))
+    slope_k = torch.where(z.abs_() > CURVATURE_SLOPE_RADIUS, closed, series)
+    return grad_s, sum_of_products(grad, slope_k, k.shape)
+
+
+def sum_to_shape(x: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Sum the broadcast dimensions of `x` away so that it has `shape` (the gradient of a broadcast)."""
+    lead = x.dim() - len(shape)
+    dims = [*range(lead), *(lead + i for i, size in enumerate(shape) if size == 1 and x.shape[lead + i] != 1)]
+    return x.sum(dims, keepdim=True).view(shape) if dims else x
+
+
+def sum_of_products(x: torch.Tensor, y: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """Σ x·y reduced to `shape` (a broadcast factor's gradient); a batched dot product when `shape` ends in
+    (1, 1), so that the (…, N, M) product is never stored."""
+    if x.dim() >= 2 and (len(shape) == 0 or (len(shape) >= 2 and tuple(shape[-2:]) == (1, 1))):
+        dots = x.flatten(-2).unsqueeze(-2) @ y.flatten(-2).unsqueeze(-1)
+        return sum_to_shape(dots, shape)
+    return sum_to_shape(x * y, shape)
+
+
+class HalfChordDistance(torch.autograd.Function):
+    """d = 2ℓ·A(κℓ²) from ℓ², A(z) = arcsin(√z)/√z continued as arsinh(√-z)/√-z, with a hand-written backward.
+
+    Attention evaluates d on every (query, key) pair, so forward and backward are written to touch that tensor
+    few times (`half_chord_distance_values`, `half_chord_distance_grads`); autograd never differentiates the
+    `torch.where` choices, so neither side leaks NaN into the other.
+    """
+
+    @staticmethod
+    def forward(half_chord_sq: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        return half_chord_distance_values(half_chord_sq, k)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        ctx.save_for_backward(*inputs, output)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        half_chord_sq, k, d = ctx.saved_tensors
+        grad_s, grad_k = half_chord_distance_grads(half_chord_sq, k, d, grad, ctx.needs_input_grad[1])
+        return grad_s, grad_k
+
+
+def apply(function: type[torch.autograd.Function], *args):
+    """`function.apply(*args)`, or its bare forward when nothing will be differentiated.
+
+    `apply` costs tens of microseconds of bookkeeping even under `torch.no_grad`, more than the arithmetic
+    of a decoding step; the forward alone returns the same values.
+    """
+    if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+        return function.apply(*args)
+    return function.forward(*args)
+
+
+def distance_from_half_chord(half_chord_sq: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """d = 2ℓ·arsin_ratio(κℓ²) from ℓ² (see `HalfChordDistance`); κ broadcasts against ℓ²."""
+    return apply(HalfChordDistance, half_chord_sq, k)
 
 
 @full_precision
@@ -142,32 +242,92 @@ def point_terms(x: torch.Tensor, k: torch.Tensor) -> RowTerms:
     return RowTerms(xx * b, b, b)
 
 
-def tangent_terms(u: torch.Tensor, k: torch.Tensor, eps: float | None = None) -> RowTerms:
-    """Row terms of expmap0(u), projected into the ball for κ < 0 (`project` after `expmap0`).
+def expmap0_terms(uu: torch.Tensor, k: torch.Tensor, max_radius_sq: float) -> torch.Tensor:
+    """(ρ, b, f) of expmap0(u) from ‖u‖², stacked on a last dimension of 3; differentiable and branch-free.
 
-    Projection is a clamp of the hyperbolic radius √-κ‖u‖ at artanh(1 - eps). Unlike a detour through
-    `expmap0`, nothing here has a pole when a spherical geodesic reaches the antipode of the origin.
+    Projection into the ball is a clamp of the hyperbolic radius √-κ‖u‖ at √max_radius_sq.
     """
-    eps = BALL_EPS.get(u.dtype, BALL_EPS[torch.float32]) if eps is None else eps
-    max_radius_sq = math.atanh(1 - eps) ** 2
-    uu = sq_norm(u)
     shrink_sq = 1 / ((-k * uu / max_radius_sq).clamp_min(1))
     z = k * uu * shrink_sq
     sin_r, cos_r = sin_ratio(z), cos_root(z)
-    return RowTerms(uu * shrink_sq * sin_r * sin_r, cos_r * cos_r, shrink_sq.sqrt() * sin_r * cos_r)
+    return torch.cat([uu * shrink_sq * sin_r * sin_r, cos_r * cos_r, shrink_sq.sqrt() * sin_r * cos_r], -1)
 
 
-def half_chord_pairwise(x: RowTerms, y: RowTerms, dots: torch.Tensor) -> torch.Tensor:
-    """ℓ² for every (i, j) from row terms and the matrix of ⟨p_i, p_j⟩, shape (..., N, M)."""
-    return x.rho * y.b.mT + x.b * y.rho.mT - 2 * (x.f * y.f.mT) * dots
+class Expmap0Terms(torch.autograd.Function):
+    """`expmap0_terms` with a cheaper forward: closed forms picked by `torch.where` on κ's sign.
+
+    The backward differentiates `expmap0_terms` itself (recomputed), whose branch-free form is what keeps
+    gradients finite and exact through κ = 0; the forward only needs values, where sin t/t and cos t of
+    t = √|κ‖u‖²| are already exact at small t. Decoding evaluates this once per token and layer, so its
+    operation count, not its arithmetic, is what costs.
+    """
+
+    @staticmethod
+    def forward(uu: torch.Tensor, k: torch.Tensor, max_radius_sq: float) -> torch.Tensor:
+        info = torch.finfo(uu.dtype)
+        shrink_sq = ((-k * uu).div_(max_radius_sq)).clamp_min_(1).reciprocal_()
+        z = shrink_sq * uu * k
+        t = z.abs().clamp_min_(info.tiny).sqrt_()
+        spherical = k > 0
+        sin_r = torch.where(spherical, t.sin(), t.sinh()).div_(t)
+        cos_r = torch.where(spherical, t.cos(), t.cosh())
+        return torch.cat([shrink_sq * uu * sin_r * sin_r, cos_r * cos_r, shrink_sq.sqrt_() * sin_r * cos_r], -1)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        uu, k, ctx.max_radius_sq = inputs
+        ctx.save_for_backward(uu, k)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+        uu, k = (t.detach().requires_grad_() for t in ctx.saved_tensors)
+        with torch.enable_grad():
+            terms = expmap0_terms(uu, k, ctx.max_radius_sq)
+        grad_uu, grad_k = torch.autograd.grad(terms, (uu, k), grad, allow_unused=True)
+        return grad_uu, grad_k, None
+
+
+def tangent_terms(
+    u: torch.Tensor, v: torch.Tensor, k: torch.Tensor, eps: float | None = None
+) -> tuple[RowTerms, RowTerms]:
+    """Row terms of project(expmap0(·)) for the rows of u (..., N, D) and of v (..., M, D), κ (..., 1, 1).
+
+    Both sides go through one `Expmap0Terms` call on their stacked squared norms. Unlike a detour through
+    `expmap0`, nothing here has a pole when a spherical geodesic reaches the antipode of the origin.
+    """
+    eps = BALL_EPS.get(u.dtype, BALL_EPS[torch.float32]) if eps is None else eps
+    uu, vv = sq_norm(u), sq_norm(v)
+    lead = broadcast_shape(uu.shape[:-2], vv.shape[:-2], k.shape[:-2])
+    both = torch.cat([uu.expand(*lead, -1, 1), vv.expand(*lead, -1, 1)], -2)
+    max_radius_sq = math.atanh(1 - eps) ** 2
+    if torch.compiler.is_compiling():  # the compiler fuses the branch-free form; autograd.grad would split graphs
+        terms = expmap0_terms(both, k, max_radius_sq)
+    else:
+        terms = apply(Expmap0Terms, both, k, max_radius_sq)
+    x, y = terms.split([u.shape[-2], v.shape[-2]], -2)
+    return RowTerms(*x.split(1, -1)), RowTerms(*y.split(1, -1))
+
+
+@full_precision
+def half_chord_pairwise(x: RowTerms, x_dirs: torch.Tensor, y: RowTerms, y_dirs: torch.Tensor) -> torch.Tensor:
+    """ℓ² for every (i, j), shape (..., N, M), as one matrix product of augmented rows.
+
+    ℓ²_ij = ⟨(ρ_i, b_i, −2 f_i p_i), (b_j, ρ_j, f_j p_j)⟩, so the row terms ride along in two extra columns and
+    no (N, M) tensor is touched elementwise; `x_dirs` and `y_dirs` are the p rows, (..., N, D) and (..., M, D).
+    """
+
+    def augmented(first: torch.Tensor, second: torch.Tensor, scaled: torch.Tensor) -> torch.Tensor:
+        lead = broadcast_shape(first.shape[:-1], scaled.shape[:-1])
+        return torch.cat([first.expand(*lead, 1), second.expand(*lead, 1), scaled.expand(*lead, -1)], -1)
+
+    return augmented(x.rho, x.b, -2 * x.f * x_dirs) @ augmented(y.b, y.rho, y.f * y_dirs).mT
 
 
 @full_precision
 def pairwise_dist(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor | float) -> torch.Tensor:
     """Distances between all rows of x (..., N, D) and y (..., M, D), shape (..., N, M); κ is (..., 1, 1)."""
     k = as_curvature(k, x)
-    terms = half_chord_pairwise(point_terms(x, k), point_terms(y, k), x @ y.mT)
-    return distance_from_half_chord(terms, k)
+    return distance_from_half_chord(half_chord_pairwise(point_terms(x, k), x, point_terms(y, k), y), k)
 
 
 @full_precision
@@ -176,5 +336,5 @@ def pairwise_dist_expmap0(
 ) -> torch.Tensor:
     """d(project(expmap0(u_i)), project(expmap0(v_j))) for all pairs, shape (..., N, M); κ is (..., 1, 1)."""
     k = as_curvature(k, u)
-    terms = half_chord_pairwise(tangent_terms(u, k, eps), tangent_terms(v, k, eps), u @ v.mT)
-    return distance_from_half_chord(terms, k)
+    x, y = tangent_terms(u, v, k, eps)
+    return distance_from_half_chord(half_chord_pairwise(x, u, y, v), k)
