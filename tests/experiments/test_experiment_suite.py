@@ -113,3 +113,34 @@ def test_cli_runs_a_user_task_file(tmp_path):
     assert [t["name"] for t in results["tasks"]] == ["mine"]
     assert results["options"]["sizes"] == ["tiny"] and results["options"]["steps"] == 2
     assert "| mine | tiny | accuracy |" in result.output
+
+
+def test_head_split_records_the_census_before_and_after_each_start(tmp_path, lexicon):
+    from geolm.experiments.head_split import HeadSplitOptions, run_head_split
+
+    options = HeadSplitOptions(
+        task="glosses",
+        size="tiny",
+        heads=[1, 2],
+        inits=["zero", "linspace"],
+        seeds=[0],
+        steps=3,
+        batch_size=4,
+        n_train=20,
+        n_test=4,
+        max_length=24,
+        vocab_size=300,
+    )
+    results = run_head_split(options, tmp_path, lexicon=lexicon)
+    runs = {(r["heads"], r["init"]): r for r in results["runs"]}
+    assert set(runs) == {(1, "zero"), (1, "linspace"), (2, "zero"), (2, "linspace")}
+    assert runs[(2, "linspace")]["kappa_start"] == [-1.0, 1.0]
+    assert runs[(2, "linspace")]["classes_start"] == [1, 0, 1]
+    assert runs[(2, "zero")]["classes_start"] == [0, 2, 0]
+    for run in runs.values():
+        assert len(run["kappa_end"]) == run["heads"] and sum(run["classes_end"]) == run["heads"]
+        assert run["mean_abs_change"] > 0  # three steps of AdamW move every κ, even from exactly 0
+    assert "| 2 | linspace | 0 | 1/0/1 |" in (tmp_path / "report.md").read_text()
+    assert (tmp_path / "runs" / "h1-zero-s0" / "metrics.jsonl").exists()
+    with pytest.raises(ConfigError, match="inits"):
+        run_head_split(HeadSplitOptions(inits=["flat"]), tmp_path, lexicon=lexicon)

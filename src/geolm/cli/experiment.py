@@ -1,4 +1,4 @@
-"""`geolm experiment suite`: curvature against standard attention on WordNet-built tasks and user files."""
+"""`geolm experiment suite|head-split`: curvature against standard attention, and which head geometries emerge."""
 
 from __future__ import annotations
 
@@ -50,3 +50,31 @@ def suite(
     console = Console()
     console.print(comparison_table(results))
     console.print(f"results in {out} ({results['wall_s']} s)")
+
+
+@app.command("head-split")
+def head_split(
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/head-split"),
+    task: Annotated[str, typer.Option(help="built-in task: lexname, hypernymy, tagging, glosses")] = "glosses",
+    size: Annotated[str, typer.Option(help="model size whose width and depth are used")] = "small",
+    heads: Annotated[list[str] | None, typer.Option(help="heads per layer to try (default 3,4,5,6)")] = None,
+    inits: Annotated[list[str] | None, typer.Option(help="κ starts: zero, random, linspace (default all)")] = None,
+    seeds: Annotated[list[str] | None, typer.Option(help="seeds of initialisation and batches (default 0,1)")] = None,
+    steps: Annotated[int, typer.Option(help="optimizer steps per run")] = 300,
+) -> None:
+    """Train curvature models from each κ start with odd and even head counts; census before and after."""
+    from geolm.errors import ConfigError
+    from geolm.experiments.head_split import HeadSplitOptions, run_head_split
+
+    chosen: dict = {"task": task, "size": size, "steps": steps}
+    try:
+        if _names(heads):
+            chosen["heads"] = [int(h) for h in _names(heads)]
+        if _names(seeds):
+            chosen["seeds"] = [int(s) for s in _names(seeds)]
+    except ValueError as error:
+        raise ConfigError(f"--heads and --seeds take integers: {error}") from error
+    if _names(inits):
+        chosen["inits"] = _names(inits)
+    results = run_head_split(HeadSplitOptions(**chosen), out)
+    Console().print(f"{len(results['runs'])} runs in {out} ({results['wall_s']} s); table in {out / 'report.md'}")

@@ -54,9 +54,13 @@ def preset_name(size: str, arch: str) -> str:
     return f"curvature-{size}" if arch == "geometric" else f"curvature-{size}-baseline"
 
 
-def build_model(task: Task, size: str, arch: str, tokenizer, seed: int, kappa_init: str = "zero") -> nn.Module:
-    """The model of one run, its vocabulary and special ids taken from the suite's tokenizer."""
-    overrides = {
+def build_model(
+    task: Task, size: str, arch: str, tokenizer, seed: int, kappa_init: str = "zero", **shape: int
+) -> nn.Module:
+    """The model of one run, its vocabulary and special ids taken from the suite's tokenizer; `shape`
+    overrides config fields of the size's preset (head counts, for instance)."""
+    overrides: dict = {
+        **shape,
         "vocab_size": len(tokenizer),
         "pad_token_id": tokenizer.pad_token_id,
         "bos_token_id": tokenizer.bos_token_id,
