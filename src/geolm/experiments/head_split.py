@@ -18,13 +18,14 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from geolm.config import GeoConfig
 from geolm.curvature.census import CLASSES, head_census, write_atomic
 from geolm.curvature.options import INITS
 from geolm.data.lexicon import Lexicon, load_lexicon
 from geolm.data.tokenizer import train_tokenizer
 from geolm.errors import ConfigError
 from geolm.experiments.encode import encode
-from geolm.experiments.runner import SIZES, Budget, build_model, evaluate, train_model
+from geolm.experiments.runner import SIZES, Budget, build_model, evaluate, preset_name, train_model
 from geolm.experiments.tasks import BUILDERS
 
 
@@ -69,6 +70,7 @@ def run_head_split(options: HeadSplitOptions, out: Path, lexicon: Lexicon | None
     tokenizer = train_tokenizer(task.texts(), options.vocab_size)
     train_data = encode(task, task.train, tokenizer, options.max_length)
     test_data = encode(task, task.test, tokenizer, options.max_length)
+    head_dim = GeoConfig.from_preset(preset_name(options.size, "geometric")).head_dim
     plan = [(heads, init, seed) for heads in options.heads for init in options.inits for seed in options.seeds]
     runs = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -77,7 +79,7 @@ def run_head_split(options: HeadSplitOptions, out: Path, lexicon: Lexicon | None
         for heads, init, seed in plan:
             progress.update(overall, description=f"{heads} heads, {init} start, seed {seed}")
             # head_dim stays the preset's, so every head count sees queries and keys of the same width
-            shape = {"num_attention_heads": heads, "num_key_value_heads": heads}
+            shape = {"num_attention_heads": heads, "num_key_value_heads": heads, "head_dim": head_dim}
             model = build_model(task, options.size, "geometric", tokenizer, seed, init, **shape)
             before = head_census(model)
             budget = Budget(options.steps, options.batch_size, options.lr, seed)
