@@ -225,8 +225,27 @@ def test_metric_properties(a: list, b: list, c: list, kappa: float) -> None:
 
 @pytest.mark.parametrize("kappa", [-2.0, -0.3, -1e-3, -1e-7, 0.0, 1e-7, 1e-3, 0.3, 2.0])
 def test_hand_written_distance_backward_passes_gradcheck(kappa: float) -> None:
-    """ℓ² spans the series/closed-form handover at |κℓ²| = 0.05 (and the sphere's far side for κ = 2)."""
+    """ℓ² spans the series/closed-form handover (|κℓ²| = 1e-3 in float64) and the sphere's far side (κ = 2)."""
     half_chord_sq = torch.tensor([1e-4, 0.01, 0.02, 0.024, 0.026, 0.1, 0.3, 0.45], dtype=torch.float64)
     half_chord_sq = half_chord_sq.view(1, 2, 4).expand(3, 2, 4).contiguous().requires_grad_()
     k = torch.full((1, 2, 1), kappa, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(S.distance_from_half_chord, (half_chord_sq, k), eps=1e-7, atol=1e-6)
+
+
+@pytest.mark.parametrize("kappa", KAPPAS)
+def test_hand_written_distance_matches_the_branch_free_definition(kappa: float) -> None:
+    """Values and both gradients equal autograd through 2ℓ·arsin_ratio(κℓ²), the blend of `analytic`."""
+    from geolm.geometry.analytic import arsin_ratio
+
+    half_chord_sq = torch.linspace(1e-6, 0.45, 50, dtype=torch.float64).requires_grad_()
+    k = torch.tensor(kappa, dtype=torch.float64, requires_grad=True)
+    ours = S.distance_from_half_chord(half_chord_sq, k)
+    reference = 2 * half_chord_sq.sqrt() * arsin_ratio(k * half_chord_sq)
+    torch.testing.assert_close(ours, reference, atol=1e-14, rtol=1e-13)
+    weights = torch.linspace(-1, 1, 50, dtype=torch.float64)
+    for got, expected in zip(
+        torch.autograd.grad((ours * weights).sum(), (half_chord_sq, k)),
+        torch.autograd.grad((reference * weights).sum(), (half_chord_sq, k)),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, expected, atol=1e-10, rtol=1e-9)

@@ -58,7 +58,11 @@ def artan_ratio(z: torch.Tensor) -> torch.Tensor:
 
 
 def arsin_ratio(z: torch.Tensor) -> torch.Tensor:
-    """arcsin(√z)/√z, continued as arsinh(√-z)/√-z (finite for z <= 1)."""
+    """arcsin(√z)/√z, continued as arsinh(√-z)/√-z (finite for z <= 1).
+
+    The differentiable definition of d = 2ℓ·arsin_ratio(κℓ²); `stereographic.HalfChordDistance` computes the
+    same with a hand-written backward and is tested against autograd through this.
+    """
     return even_analytic(
         z, lambda t: torch.asin(t) / t, lambda t: torch.asinh(t) / t, (1.0, 1 / 6, 3 / 40, 5 / 112, 35 / 1152)
     )

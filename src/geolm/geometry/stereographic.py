@@ -114,9 +114,10 @@ def mobius_add(x: torch.Tensor, y: torch.Tensor, k: torch.Tensor | float) -> tor
 
 
 # 2ℓ³·A'(κℓ²) = Σ cᵢ κ^i ℓ^(2i+3) near κℓ² = 0, A(z) = arcsin(√z)/√z: the coefficients 2·(i+1)·aᵢ₊₁ of
-# A's series, and the |κℓ²| below which they replace the closed form (truncation and cancellation both < 1e-5).
+# A's series, and the |κℓ²| below which they replace the closed form, per dtype: the closed form loses about
+# 3·ulp/|κℓ²| to cancellation and the five terms truncate at about |κℓ²|⁵, so both stay near working precision.
 CURVATURE_SLOPE_SERIES = (1 / 3, 3 / 10, 15 / 56, 35 / 144, 315 / 1408)
-CURVATURE_SLOPE_RADIUS = 0.05
+CURVATURE_SLOPE_RADIUS = {torch.float32: 0.05, torch.float64: 1e-3}
 
 
 def half_chord_distance_values(half_chord_sq: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
@@ -141,7 +142,7 @@ def half_chord_distance_grads(
     """Gradients of Σ grad·d with respect to ℓ² and κ, from ℓ², κ and d = `half_chord_distance_values`.
 
     ∂d/∂ℓ² = 1/√(ℓ²(1 − κℓ²)) (zero where ℓ² <= tiny: coincident points) and ∂d/∂κ = (ℓ²·∂d/∂ℓ² − d/2)/κ,
-    replaced by its series 2ℓ³·A'(κℓ²) where |κℓ²| <= 0.05 so that it stays exact through κ = 0 (A'(0) = 1/6).
+    replaced by its series 2ℓ³·A'(κℓ²) near κℓ² = 0 so that it stays exact through κ = 0 (A'(0) = 1/6).
     κ's gradient is summed over the dimensions κ was broadcast along.
     """
     info = torch.finfo(half_chord_sq.dtype)
@@ -156,7 +157,8 @@ def half_chord_distance_grads(
     for coefficient in reversed(CURVATURE_SLOPE_SERIES[:-1]):
         series.mul_(z).add_(coefficient)
     series.mul_(s.sqrt().mul_(s))
-    slope_k = torch.where(z.abs_() > CURVATURE_SLOPE_RADIUS, closed, series)
+    radius = CURVATURE_SLOPE_RADIUS.get(z.dtype, CURVATURE_SLOPE_RADIUS[torch.float32])
+    slope_k = torch.where(z.abs_() > radius, closed, series)
     return grad_s, sum_of_products(grad, slope_k, k.shape)
 
 
