@@ -144,3 +144,15 @@ def test_head_split_records_the_census_before_and_after_each_start(tmp_path, lex
     assert (tmp_path / "runs" / "h1-zero-s0" / "metrics.jsonl").exists()
     with pytest.raises(ConfigError, match="inits"):
         run_head_split(HeadSplitOptions(inits=["flat"]), tmp_path, lexicon=lexicon)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["--heads", "three"], "--heads and --seeds take integers"), (["--inits", "flat"], "inits must be some of")],
+)
+def test_head_split_cli_refuses_bad_options_in_one_line(tmp_path, args, message):
+    from clirun import run  # tests/cli, put on the path by conftest.py
+
+    result = run("experiment", "head-split", "--out", str(tmp_path / "out"), *args)
+    assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
