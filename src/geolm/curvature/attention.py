@@ -115,16 +115,17 @@ class CurvatureAttention(GroupedQueryAttention):
 
 
 class GeodesicSoftmax(torch.autograd.Function):
-    """softmax(w·d) over the visible keys from ℓ², κ and w = −1/τ, fused so that the (…, T, S) tensors are
-    few: the forward keeps ℓ², d and the probabilities (d is returned too, as a non-differentiable
-    output), the backward reuses its buffers in place. Equal to
+    """softmax(w·d) over the visible keys from ℓ², κ and w = −1/τ, fused so that few (…, T, S) tensors exist.
+
+    The forward keeps ℓ², d and the probabilities (d is a second, non-differentiable output, which is how a
+    forward intermediate reaches `setup_context`); the backward reuses its buffers in place. Equal to
     `softmax(scores)` with `CurvatureAttention.scores` (tested), at a fraction of autograd's memory traffic.
     """
 
     @staticmethod
     def forward(
         half_chord_sq: torch.Tensor, kappa: torch.Tensor, weight: torch.Tensor, hidden: torch.Tensor | None
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         d = half_chord_distance_values(half_chord_sq, kappa)
         scores = d * weight
         if hidden is not None:
@@ -141,7 +142,8 @@ class GeodesicSoftmax(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor, _: None):
         half_chord_sq, kappa, weight, probs, d = ctx.saved_tensors
-        grad_scores = torch._softmax_backward_data(grad, probs, -1, probs.dtype)
+        grad_scores = grad * probs  # softmax's backward p·(g − Σ g·p), in one buffer
+        grad_scores.addcmul_(probs, grad_scores.sum(-1, keepdim=True), value=-1)
         grad_weight = sum_of_products(grad_scores, d, weight.shape)
         grad_d = grad_scores.mul_(weight)
         grad_s, grad_kappa = half_chord_distance_grads(half_chord_sq, kappa, d, grad_d, ctx.needs_input_grad[1])
