@@ -156,3 +156,31 @@ def test_head_split_cli_refuses_bad_options_in_one_line(tmp_path, args, message)
     result = run("experiment", "head-split", "--out", str(tmp_path / "out"), *args)
     assert result.returncode == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_summary_averages_deltas_over_seeds_next_to_the_seed_noise(tmp_path):
+    from clirun import run
+
+    from geolm.experiments.report import summary_frame, summary_table
+
+    def suite(seed: int, geometric: float, standard: float) -> dict:
+        row = {"task": "glosses", "size": "tiny", "metric": "perplexity", "census": {}}
+        comparison = {**row, "geometric": geometric, "standard": standard, "delta": standard - geometric}
+        return {"options": {"seed": seed, "kappa_init": "zero"}, "comparisons": [comparison]}
+
+    suites = [suite(0, 50.0, 52.0), suite(1, 54.0, 53.0), suite(2, 49.0, 51.0)]
+    summary = summary_frame(suites)
+    row = summary.iloc[0]
+    assert row["seeds"] == "0,1,2" and row["geometric"] == pytest.approx(51.0)
+    assert row["delta_mean"] == pytest.approx(1.0) and row["delta_std"] == pytest.approx(1.7320508)
+    assert row["standard_std"] == pytest.approx(1.0)
+    expected = "| glosses | tiny | perplexity | zero | 0,1,2 | 51 | 52 | +1 | 1.73 | +2 -1 +2 | 1 |"
+    assert expected in summary_table(summary)
+    for index, results in enumerate(suites):
+        (tmp_path / f"s{index}").mkdir()
+        (tmp_path / f"s{index}" / "results.json").write_text(json.dumps(results))
+    directories = [str(tmp_path / f"s{index}") for index in range(3)]
+    result = run("experiment", "summarize", *directories, "--out", str(tmp_path / "s.md"))
+    assert result.returncode == 0 and "+2 -1 +2" in (tmp_path / "s.md").read_text()
+    missing = run("experiment", "summarize", str(tmp_path / "nowhere"))
+    assert missing.returncode == 2 and "results.json: not a readable suite result" in missing.stderr

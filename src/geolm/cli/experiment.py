@@ -1,4 +1,5 @@
-"""`geolm experiment suite|head-split`: curvature against standard attention, and which head geometries emerge."""
+"""`geolm experiment suite|summarize|head-split`: curvature against standard attention, and which head geometries
+emerge."""
 
 from __future__ import annotations
 
@@ -78,3 +79,28 @@ def head_split(
         chosen["inits"] = _names(inits)
     results = run_head_split(HeadSplitOptions(**chosen), out)
     Console().print(f"{len(results['runs'])} runs in {out} ({results['wall_s']} s); table in {out / 'report.md'}")
+
+
+@app.command()
+def summarize(
+    runs: Annotated[list[Path], typer.Argument(help="suite output directories (each with results.json)")],
+    out: Annotated[Path | None, typer.Option(help="also write the table to this markdown file")] = None,
+) -> None:
+    """Mean and spread of the deltas over suite runs with different seeds, next to the seed-to-seed noise."""
+    import json
+
+    from geolm.curvature.census import write_atomic
+    from geolm.errors import InputError
+    from geolm.experiments.report import summary_frame, summary_table
+
+    results = []
+    for run in runs:
+        path = run / "results.json"
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as error:
+            raise InputError(f"{path}: not a readable suite result ({error})") from error
+    table = summary_table(summary_frame(results))
+    Console().print(table)
+    if out is not None:
+        write_atomic(out, lambda temp: temp.write_text(table + "\n", encoding="utf-8"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -27,6 +28,50 @@ def comparison_table(results: dict[str, Any]) -> str:
             f"| {row['task']} | {row['size']} | {row['metric']} | {row['geometric']:.4g} | "
             f"{row['standard']:.4g} | {row['delta']:+.4g} | {census} |"
         )
+    return "\n".join(lines)
+
+
+def summary_frame(results: list[dict[str, Any]]) -> pd.DataFrame:
+    """Suites run with different seeds (or any settings) -> one row per task x size x κ start: the seeds, the mean
+    of each model's value, the deltas (positive: geometric better) with their mean and sample standard
+    deviation, and the standard model's own seed-to-seed standard deviation, the noise a delta is read
+    against."""
+    rows = [
+        {**row, "seed": suite["options"]["seed"], "kappa_init": suite["options"]["kappa_init"]}
+        for suite in results
+        for row in suite["comparisons"]
+    ]
+    keys = ["task", "size", "metric", "kappa_init"]
+    frame = pd.DataFrame(rows)
+    grouped = frame.groupby(keys, sort=False)
+    summary = grouped.agg(
+        seeds=("seed", lambda s: ",".join(map(str, sorted(s)))),
+        geometric=("geometric", "mean"),
+        standard=("standard", "mean"),
+        delta_mean=("delta", "mean"),
+        delta_std=("delta", "std"),
+        standard_std=("standard", "std"),
+    )
+    summary["deltas"] = grouped["delta"].agg(lambda d: " ".join(f"{v:+.3g}" for v in d))
+    return summary.reset_index()
+
+
+def summary_table(summary: pd.DataFrame) -> str:
+    """Markdown of `summary_frame` (standard deviations need two seeds or more; "-" otherwise)."""
+
+    def spread(value: float) -> str:
+        return "-" if pd.isna(value) else f"{value:.3g}"
+
+    lines = [
+        "| task | size | metric | κ start | seeds | geometric | standard | delta mean | delta sd | deltas | "
+        "standard sd |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---|---:|",
+    ]
+    lines += [
+        f"| {r.task} | {r.size} | {r.metric} | {r.kappa_init} | {r.seeds} | {r.geometric:.4g} | {r.standard:.4g} | "
+        f"{r.delta_mean:+.3g} | {spread(r.delta_std)} | {r.deltas} | {spread(r.standard_std)} |"
+        for r in summary.itertuples()
+    ]
     return "\n".join(lines)
 
 
