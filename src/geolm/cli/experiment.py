@@ -101,6 +101,6 @@ def summarize(
         except (OSError, json.JSONDecodeError) as error:
             raise InputError(f"{path}: not a readable suite result ({error})") from error
     table = summary_table(summary_frame(results))
-    Console().print(table)
+    typer.echo(table)  # plain, so the markdown is not wrapped to the terminal
     if out is not None:
         write_atomic(out, lambda temp: temp.write_text(table + "\n", encoding="utf-8"))
