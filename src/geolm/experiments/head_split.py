@@ -25,7 +25,7 @@ from geolm.data.lexicon import Lexicon, load_lexicon
 from geolm.data.tokenizer import train_tokenizer
 from geolm.errors import ConfigError
 from geolm.experiments.encode import encode
-from geolm.experiments.runner import SIZES, Budget, build_model, evaluate, preset_name, train_model
+from geolm.experiments.runner import SIZES, Budget, build_model, check_budget, evaluate, preset_name, train_model
 from geolm.experiments.tasks import BUILDERS
 
 
@@ -57,9 +57,7 @@ class HeadSplitOptions:
             raise ConfigError(f"inits must be some of {', '.join(INITS)}, got {self.inits}")
         if not self.heads or min(self.heads) < 1 or not self.seeds:
             raise ConfigError(f"heads must be positive counts and seeds non-empty, got {self.heads} and {self.seeds}")
-        for key in ("steps", "batch_size", "n_train", "n_test", "max_length"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"head-split option {key!r} must be at least 1, got {getattr(self, key)}")
+        check_budget(self, "head-split")
 
 
 def run_head_split(options: HeadSplitOptions, out: Path, lexicon: Lexicon | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from torch import nn
 from geolm.config import GeoConfig
 from geolm.curvature.census import curvature_metrics
 from geolm.data.packing import IGNORE
+from geolm.errors import ConfigError
 from geolm.experiments import scoring
 from geolm.experiments.encode import Encoded
 from geolm.experiments.tasks import Task
@@ -48,6 +49,15 @@ class Budget:
     log_every: int = 10
     weight_decay: float = 0.01
     clip: float = 1.0
+
+
+def check_budget(options: object, what: str) -> None:
+    """Raise `ConfigError` naming the first of an experiment's run sizes below 1, or a learning rate <= 0."""
+    for key in ("steps", "batch_size", "n_train", "n_test", "max_length"):
+        if getattr(options, key) < 1:
+            raise ConfigError(f"{what} option {key!r} must be at least 1, got {getattr(options, key)}")
+    if options.lr <= 0:
+        raise ConfigError(f"{what} option 'lr' must be positive, got {options.lr}")
 
 
 def preset_name(size: str, arch: str) -> str:

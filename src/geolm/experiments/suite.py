@@ -25,7 +25,16 @@ from geolm.errors import ConfigError
 from geolm.experiments import scoring
 from geolm.experiments.encode import Encoded, encode
 from geolm.experiments.report import plot_results, write_report
-from geolm.experiments.runner import ARCHS, SIZES, Budget, build_model, evaluate, preset_name, train_model
+from geolm.experiments.runner import (
+    ARCHS,
+    SIZES,
+    Budget,
+    build_model,
+    check_budget,
+    evaluate,
+    preset_name,
+    train_model,
+)
 from geolm.experiments.taskfiles import load_task_file
 from geolm.experiments.tasks import BUILDERS, Task
 from geolm.params import count_parameters
@@ -68,11 +77,7 @@ class SuiteOptions:
             raise ConfigError("the suite needs at least one size and one task (or --task-file)")
         if self.kappa_init not in INITS:
             raise ConfigError(f"kappa_init must be one of {', '.join(INITS)}, got {self.kappa_init!r}")
-        for key in ("steps", "batch_size", "n_train", "n_test", "max_length"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"suite option {key!r} must be at least 1, got {getattr(self, key)}")
-        if self.lr <= 0:
-            raise ConfigError(f"suite option 'lr' must be positive, got {self.lr}")
+        check_budget(self, "suite")
 
 
 def build_tasks(options: SuiteOptions, lexicon: Lexicon | None = None) -> list[Task]:
