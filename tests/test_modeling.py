@@ -19,7 +19,7 @@ import geolm
 from geolm import GeoConfig, GeoForCausalLM, GeoForSequenceClassification, GeoForTokenClassification
 from geolm.convert import geo_to_llama, llama_to_geo, to_llama_config
 from geolm.errors import ConfigError
-from geolm.testing import assert_cache_matches_forward, assert_causal
+from geolm.testing import assert_cache_matches_forward, assert_causal, full_forward_greedy
 
 
 def randomized(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -96,6 +96,9 @@ def test_left_padding_matches_unpadded() -> None:
     batch_mask = torch.cat([mask, torch.ones(1, 10, dtype=torch.long)])
     greedy = model.generate(batch, attention_mask=batch_mask, max_new_tokens=4, do_sample=False, pad_token_id=0)
     alone = model.generate(tokens, max_new_tokens=4, do_sample=False, pad_token_id=0)
+    assert alone[0, tokens.shape[1] :].tolist() == full_forward_greedy(
+        model, tokens[0].tolist(), 4, end_ids=(model.config.eos_token_id,)
+    )
     assert torch.equal(greedy[0, 10:], alone[0, 7:])
 
 
@@ -209,7 +212,7 @@ def test_generate_uses_geocache_and_state_follows_beams() -> None:
     forward = model.model.forward
 
     def spy(*args, **kwargs):
-        caches.append(kwargs.get("past_key_values"))
+        caches.append(kwargs.get("cache"))
         return forward(*args, **kwargs)
 
     model.model.forward = spy
@@ -221,5 +224,7 @@ def test_generate_uses_geocache_and_state_follows_beams() -> None:
     assert cache.part_state["context"].flatten().tolist() == [2.0, 0.0, 1.0]
     cache.batch_repeat_interleave(2)
     assert cache.part_state["context"].flatten().tolist() == [2.0, 2.0, 0.0, 0.0, 1.0, 1.0]
-    with pytest.raises(NotImplementedError, match="cannot be cropped"):
-        cache.crop(1)
+    assert not cache.is_croppable
+    cache.crop(0)  # what generate() calls between steps: a no-op, even with part state
+    with pytest.raises(NotImplementedError, match="cannot be rewound"):
+        cache.crop(-1)

@@ -49,7 +49,7 @@ class GeoConfig(PretrainedConfig):
     """
 
     model_type = "geolm"
-    keys_to_ignore_at_inference = ["past_key_values"]  # noqa: RUF012 (a transformers class attribute)
+    keys_to_ignore_at_inference = ["cache", "past_key_values"]  # noqa: RUF012 (transformers attribute; new and old name)
 
     vocab_size: int = 8192
     hidden_size: int = 256

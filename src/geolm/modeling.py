@@ -24,7 +24,7 @@ from transformers.modeling_outputs import (
 
 from geolm.config import GeoConfig
 from geolm.nn import ATTENTION, FFN, MEMORY, MODULATION, ForwardContext, RMSNorm, RotaryEmbedding
-from geolm.nn.cache import GeoCache
+from geolm.nn.cache import CACHE_KWARG, GeoCache, given_cache
 
 
 class GeoDecoderLayer(GradientCheckpointingLayer):
@@ -56,7 +56,7 @@ class GeoPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     supports_gradient_checkpointing = True
     _no_split_modules = ["GeoDecoderLayer"]  # noqa: RUF012 (transformers class attribute)
-    _skip_keys_device_placement = ["past_key_values"]  # noqa: RUF012
+    _skip_keys_device_placement = ["cache", "past_key_values"]  # noqa: RUF012 (the cache's name, new and old)
     _supports_sdpa = True
 
 
@@ -91,20 +91,23 @@ class GeoModel(GeoPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
+        past_key_values: Cache | None = None,
         **kwargs: Any,
     ) -> BaseModelOutputWithPast:
+        """`cache` (or its older name `past_key_values`) carries keys, values and part state between calls."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
+        cache = given_cache(cache, past_key_values)
         use_cache = self.causal and (self.config.use_cache if use_cache is None else use_cache)
-        if use_cache and past_key_values is None:
-            past_key_values = self.new_cache()
-        cache = past_key_values if use_cache else None
+        if use_cache and cache is None:
+            cache = self.new_cache()
+        cache = cache if use_cache else None
         seq = inputs_embeds.shape[1]
         past = cache.get_seq_length() if cache is not None else 0
         if attention_mask is not None and not torch.compiler.is_compiling() and bool(attention_mask.all()):
@@ -132,8 +135,8 @@ class GeoModel(GeoPreTrainedModel):
             all_hidden.append(hidden_states)
         return BaseModelOutputWithPast(
             last_hidden_state=hidden_states,
-            past_key_values=cache,
             hidden_states=tuple(all_hidden) if want_hidden else None,
+            **{CACHE_KWARG: cache},
         )
 
 
@@ -192,11 +195,11 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
     def _prepare_cache_for_generation(self, generation_config, model_kwargs, *args, **kwargs) -> None:
         """Start `generate()` from a `GeoCache` (HF would make a plain `DynamicCache`, losing part state)."""
         if (
-            model_kwargs.get("past_key_values") is None
+            model_kwargs.get(CACHE_KWARG) is None
             and generation_config.use_cache is not False
             and generation_config.cache_implementation is None
         ):
-            model_kwargs["past_key_values"] = self.model.new_cache()
+            model_kwargs[CACHE_KWARG] = self.model.new_cache()
         return super()._prepare_cache_for_generation(generation_config, model_kwargs, *args, **kwargs)
 
     def set_output_embeddings(self, value: nn.Linear) -> None:
@@ -207,20 +210,24 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         position_ids: torch.LongTensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         logits_to_keep: int = 0,
+        past_key_values: Cache | None = None,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
-        """`labels` are the inputs themselves (shifted inside); -100 marks tokens that carry no loss."""
+        """`labels` are the inputs themselves (shifted inside); -100 marks tokens that carry no loss.
+
+        The cache comes as `cache` (transformers 5.24 on) or `past_key_values` (earlier), never both.
+        """
         out = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
+            cache=given_cache(cache, past_key_values),
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             output_hidden_states=output_hidden_states,
@@ -233,7 +240,7 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
         if labels is not None:
             loss = causal_lm_loss(logits, labels, kwargs.get("num_items_in_batch"))
         return CausalLMOutputWithPast(
-            loss=loss, logits=logits, past_key_values=out.past_key_values, hidden_states=out.hidden_states
+            loss=loss, logits=logits, hidden_states=out.hidden_states, **{CACHE_KWARG: getattr(out, CACHE_KWARG)}
         )
 
 

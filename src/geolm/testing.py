@@ -43,27 +43,85 @@ def assert_cache_matches_forward(
     batch: int = 2,
     seed: int = 0,
     atol: float = 1e-4,
+    num_beams: int = 1,
+    left_padding: int = 0,
 ) -> torch.Tensor:
-    """Greedy `generate()` with the KV cache gives the logits of one full forward over the same tokens.
+    """`generate()` with the KV cache gives, at every step, the logits of one full forward over the same tokens.
 
+    Greedy (`num_beams=1`) or beam search; `left_padding` > 0 pads the first prompt that many tokens on the left,
+    as a batch of prompts of unequal length is. For beam search each returned sequence is followed back
+    through `beam_indices` to the cache row that produced each of its tokens. The reference never calls
+    `generate()`, so a fault shared by the cached and uncached paths of `generate()` cannot hide.
     Returns the generated sequences so callers can check more.
     """
     model.eval()
     prompt = _random_tokens(model, batch, prompt_length, seed)
+    mask = torch.ones_like(prompt)
+    if left_padding:
+        if left_padding >= prompt_length:
+            raise ValueError(f"left_padding {left_padding} leaves no real token in a prompt of {prompt_length}")
+        pad = model.config.pad_token_id if model.config.pad_token_id is not None else 0
+        prompt[0, :left_padding] = pad
+        mask[0, :left_padding] = 0
     out = model.generate(
         prompt,
-        attention_mask=torch.ones_like(prompt),
+        attention_mask=mask,
         max_new_tokens=new_tokens,
-        min_new_tokens=new_tokens,
         do_sample=False,
+        num_beams=num_beams,
+        num_return_sequences=num_beams,
+        eos_token_id=None,  # every sequence runs the full length, so every step has a reference
         use_cache=True,
         output_logits=True,
         return_dict_in_generate=True,
         pad_token_id=model.config.pad_token_id,
     )
-    cached = torch.stack(out.logits, dim=1)  # (B, new_tokens, V)
-    full = model(out.sequences, use_cache=False).logits[:, prompt_length - 1 : -1]
-    diff = (cached.float() - full.float()).abs().max().item()
+    steps = torch.stack(out.logits, dim=1)  # (B * beams, new_tokens, V), in the order of the cache's rows
+    if num_beams > 1:
+        rows = out.beam_indices[:, :new_tokens]
+        if bool((rows < 0).any()):
+            raise AssertionError("a beam ended early although no end token was set")
+        steps = steps[rows, torch.arange(new_tokens)[None, :]]
+    if out.sequences.shape[1] != prompt_length + new_tokens:
+        raise AssertionError(f"expected {new_tokens} new tokens, got {out.sequences.shape[1] - prompt_length}")
+    full_mask = torch.cat(
+        [mask.repeat_interleave(num_beams, dim=0), torch.ones_like(out.sequences[:, prompt_length:])], 1
+    )
+    full = model(out.sequences, attention_mask=full_mask, use_cache=False).logits[:, prompt_length - 1 : -1]
+    diff = (steps.float() - full.float()).abs().max().item()
     if diff > atol:
-        raise AssertionError(f"cached decoding differs from a full forward by {diff:.3g} (> {atol})")
+        where = f"beam search ({num_beams} beams)" if num_beams > 1 else "greedy decoding"
+        padded = f", left padding {left_padding}" if left_padding else ""
+        raise AssertionError(f"cached {where}{padded} differs from a full forward by {diff:.3g} (> {atol})")
     return out.sequences
+
+
+@torch.no_grad()
+def full_forward_greedy(
+    model: PreTrainedModel,
+    prompt_ids: list[int],
+    max_new_tokens: int,
+    end_ids: tuple[int, ...] = (),
+    repetition_penalty: float = 1.0,
+) -> list[int]:
+    """Greedy decoding by hand: one full forward over the whole sequence per new token, no cache, no `generate()`.
+
+    The reference that cached decoding must reproduce. `repetition_penalty` applies HF's processor to the
+    last position's logits, as `generate()` does; decoding stops after any of `end_ids`.
+    """
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    model.eval()
+    penalty = RepetitionPenaltyLogitsProcessor(repetition_penalty) if repetition_penalty != 1.0 else None
+    ids = torch.tensor([list(prompt_ids)], device=model.device)
+    new: list[int] = []
+    for _ in range(max_new_tokens):
+        logits = model(ids, use_cache=False).logits[:, -1].float()
+        if penalty is not None:
+            logits = penalty(ids, logits)
+        token = int(logits.argmax(-1))
+        new.append(token)
+        ids = torch.cat([ids, ids.new_tensor([[token]])], dim=1)
+        if token in end_ids:
+            break
+    return new

@@ -7,6 +7,7 @@ from geolm.coordinate.decoding import AdaptiveDecodingProcessor, adaptive_genera
 from geolm.coordinate.modulation import UNCERTAINTY
 from geolm.errors import InputError
 from geolm.nn.cache import GeoCache
+from geolm.testing import full_forward_greedy
 
 
 def test_processor_keeps_the_argmax_below_and_the_nucleus_above_the_threshold() -> None:
@@ -26,8 +27,10 @@ def test_processor_keeps_the_argmax_below_and_the_nucleus_above_the_threshold() 
 def test_greedy_below_and_sampling_above_the_threshold(make_tiny) -> None:
     model = make_tiny()
     prompt = torch.randint(3, 512, (2, 4))
-    greedy = model.generate(prompt, max_new_tokens=8, min_new_tokens=8, do_sample=False, pad_token_id=0)
     model.generation_config.eos_token_id = None  # keep all rows going for the whole length
+    greedy = model.generate(prompt, max_new_tokens=8, do_sample=False, pad_token_id=0)
+    for row in range(2):  # the reference is a full forward per token, not another generate()
+        assert greedy[row, 4:].tolist() == full_forward_greedy(model, prompt[row].tolist(), 8)
     calm = adaptive_generate(model, prompt, max_new_tokens=8, threshold=1e9, seed=1)
     assert torch.equal(calm.sequences, greedy) and not calm.explored.any()
 

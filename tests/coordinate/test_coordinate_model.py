@@ -10,7 +10,7 @@ from geolm.coordinate import find_modulation
 from geolm.coordinate.modulation import CONTEXT
 from geolm.modeling import GeoForCausalLM
 from geolm.params import parameter_table
-from geolm.testing import assert_cache_matches_forward, assert_causal
+from geolm.testing import assert_cache_matches_forward, assert_causal, full_forward_greedy
 
 
 @pytest.mark.parametrize("options", [{}, {"share_across_layers": True, "context_decay": 0.8}])
@@ -84,4 +84,7 @@ def test_left_padding_leaves_coordinates_and_generation_unchanged(make_tiny) -> 
     batch_mask = torch.cat([mask, torch.ones(1, 10, dtype=torch.long)])
     together = model.generate(batch, attention_mask=batch_mask, max_new_tokens=5, do_sample=False, pad_token_id=0)
     alone = model.generate(tokens, max_new_tokens=5, do_sample=False, pad_token_id=0)
+    assert alone[0, tokens.shape[1] :].tolist() == full_forward_greedy(
+        model, tokens[0].tolist(), 5, end_ids=(model.config.eos_token_id,)
+    )
     assert torch.equal(together[0, 10:], alone[0, 7:])

@@ -6,7 +6,6 @@ import io
 from dataclasses import replace
 
 import pytest
-import torch
 
 from geolm.errors import InputError
 from geolm.inference import (
@@ -16,23 +15,10 @@ from geolm.inference import (
     generate_text,
     trim_at_stop,
 )
+from geolm.testing import full_forward_greedy
 
 GREEDY = SamplingOptions(max_new_tokens=30, greedy=True, repetition_penalty=1.0)
 PROMPT = "The sun rises in the"
-
-
-@torch.no_grad()
-def argmax_decode(model, prompt_ids: list[int], max_new_tokens: int, eos: int) -> list[int]:
-    """Greedy decoding by hand: a full forward over the whole sequence for every new token, no cache."""
-    ids = list(prompt_ids)
-    new: list[int] = []
-    for _ in range(max_new_tokens):
-        token = int(model(torch.tensor([ids]), use_cache=False).logits[0, -1].argmax())
-        new.append(token)
-        ids.append(token)
-        if token == eos:
-            break
-    return new
 
 
 def test_greedy_equals_hand_argmax_and_is_deterministic(loaded) -> None:
@@ -41,7 +27,7 @@ def test_greedy_equals_hand_argmax_and_is_deterministic(loaded) -> None:
     assert prompt_ids[0] == tok.bos_token_id
     first = generate_text(model, tok, prompt_ids, GREEDY)
     second = generate_text(model, tok, prompt_ids, GREEDY)
-    expected = argmax_decode(model, prompt_ids, GREEDY.max_new_tokens, tok.eos_token_id)
+    expected = full_forward_greedy(model, prompt_ids, GREEDY.max_new_tokens, end_ids=(tok.eos_token_id,))
     assert first == second
     assert first.token_ids == expected
     assert len(set(expected)) > 5  # a varied continuation, so the comparison is not trivially satisfied

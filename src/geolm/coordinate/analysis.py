@@ -20,6 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from geolm.coordinate.decoding import Prompt, as_input_ids
 from geolm.coordinate.modulation import CONTEXT, coordinate_override, find_modulation
 from geolm.errors import InputError
+from geolm.nn.cache import CACHE_KWARG
 
 
 @torch.no_grad()
@@ -97,7 +98,7 @@ def interpolate_coordinates(
             out = model.generate(
                 ids,
                 attention_mask=torch.ones_like(ids),
-                past_key_values=cache,
+                **{CACHE_KWARG: cache},
                 do_sample=False,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=special.pad_token_id,

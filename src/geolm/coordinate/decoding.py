@@ -24,7 +24,7 @@ from transformers.generation.logits_process import TopPLogitsWarper
 from geolm.coordinate.modulation import UNCERTAINTY, coordinate_override, find_modulation
 from geolm.coordinate.refinement import refine_coordinates
 from geolm.errors import InputError
-from geolm.nn.cache import GeoCache
+from geolm.nn.cache import CACHE_KWARG, GeoCache
 
 Prompt = str | Sequence[int] | torch.Tensor
 
@@ -114,7 +114,7 @@ def adaptive_generate(
         sequences = model.generate(
             ids,
             attention_mask=torch.ones_like(ids),
-            past_key_values=cache,
+            **{CACHE_KWARG: cache},
             logits_processor=LogitsProcessorList([processor]),
             do_sample=True,
             temperature=1.0,
