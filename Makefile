@@ -1,28 +1,48 @@
-# Every target installs what it needs into .venv on a fresh machine.
+# Every target installs what it needs into .venv on a fresh machine, at the exact versions of requirements.lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+LATEST := .venv-latest
+LINTED := src tests benchmarks tools
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install test demo bench lint format clean
+.PHONY: install lock test test-latest demo bench lint format clean
 
 install: $(STAMP)
 
-# torch is pinned to the CPU build that lies on local disk, so a fresh machine never pulls a CUDA build.
-$(STAMP): pyproject.toml
+# The lock pins every package, pip and torch's CPU build (which lies on local disk) included; geolm itself is
+# installed editable on top without resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet "$$(grep '^pip==' $(LOCK))"
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Regenerate the lock: the newest versions pyproject.toml's ranges allow, resolved for this machine.
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --upgrade --extra dev --allow-unsafe --strip-extras --no-emit-index-url \
+		--no-emit-find-links --constraint lock-constraints.txt --output-file $(LOCK) pyproject.toml
+
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q
+
+# The whole suite in a separate venv with the newest versions the ranges allow (the lock is not used):
+# run it at the start of a session; docs/development.md says how to move the lock forward.
+test-latest:
+	rm -rf $(LATEST)
+	$(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LATEST)/bin/python -m pip install --quiet --constraint lock-constraints.txt -e ".[dev]"
+	$(LATEST)/bin/python tools/lock_drift.py $(LOCK)
+	$(LATEST)/bin/ruff check $(LINTED)
+	$(LATEST)/bin/python -m pytest -q
 
 demo: $(STAMP)
 	$(BIN)/geolm demo
@@ -31,12 +51,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix $(LINTED)
+	$(BIN)/ruff format $(LINTED)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-GEOLM = shutil.which("geolm") or str(Path(sys.executable).parent / "geolm")
+# The console script of the environment running the tests first (make test-latest has a venv of its own).
+BESIDE = Path(sys.executable).parent / "geolm"
+GEOLM = str(BESIDE) if BESIDE.exists() else shutil.which("geolm") or str(BESIDE)
 
 
 def run(*args: str, timeout: int = 300, stdin: str | None = None) -> subprocess.CompletedProcess:
