@@ -26,6 +26,7 @@ SECTIONS = {
     "quality": ("benchmarks.quality_bench", "Coordinate-modulated against plain Llama: validation loss"),
     "curvature": ("benchmarks.curvature_bench", "Curvature attention against SDPA attention"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
+    "demo": ("benchmarks.demo_bench", "The demo's answers to held-out questions"),
 }
 
 

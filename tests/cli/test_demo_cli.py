@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from clirun import run
 
+from geolm.experiments.questions import ANSWER_OPTIONS
+from geolm.inference.loading import load_for_inference
+from geolm.inference.responder import ResponseGenerator
+from geolm.testing import full_forward_greedy
+
 
 def test_demo_trains_answers_and_analyses(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    result = run("demo", "--steps", "3", "--out", str(out), timeout=600)
+    result = run("demo", "--steps", "3", "--out", str(out), "--questions", "4", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("Q: What is") == 3
     assert result.stdout.count("reference:") == 3
@@ -21,8 +27,42 @@ def test_demo_trains_answers_and_analyses(tmp_path: Path) -> None:
         "last/trainer_state",
         "loss.png",
         "coordinates.png",
+        "answers.json",
         "metrics.jsonl",
     ):
         assert (out / name).exists(), name
     phases = [line for line in (out / "metrics.jsonl").read_text().splitlines() if '"event": "phase"' in line]
     assert len(phases) == 3  # the three-phase coordinate curriculum ran
+    record = json.loads((out / "answers.json").read_text())
+    assert record["score"]["questions"] == record["untrained_score"]["questions"] == 4
+    assert "the asked word" in result.stdout and "untrained" in result.stdout
+
+    # Every answer is what greedy decoding by full forwards gives: broken cached decoding fails here.
+    model, tokenizer = load_for_inference(out)
+    responder = ResponseGenerator(model, tokenizer, ANSWER_OPTIONS)
+    end_ids = (tokenizer.eos_token_id, *responder.end_ids)
+    for answer in record["answers"]:
+        conversation = responder.new_conversation()
+        conversation.add("user", answer["question"])
+        expected = full_forward_greedy(
+            model,
+            conversation.prompt_ids(),
+            ANSWER_OPTIONS.max_new_tokens,
+            end_ids=end_ids,
+            repetition_penalty=ANSWER_OPTIONS.repetition_penalty,
+        )
+        assert answer["token_ids"] == expected, answer["question"]
+
+
+def test_a_second_demo_takes_a_new_run_directory(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    (out / "last").mkdir(parents=True)  # an earlier run's output
+    result = run("demo", "--steps", "1", "--out", str(out), "--questions", "1", timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"{out} already holds a run; this demo trains a new one in {out}-2" in " ".join(result.stdout.split())
+    assert (tmp_path / "demo-2" / "answers.json").exists()
+    assert list((out).iterdir()) == [out / "last"]  # the earlier run is untouched
+    (tmp_path / "file").write_text("x")
+    refused = run("demo", "--out", str(tmp_path / "file"), timeout=120)
+    assert refused.returncode == 2 and "is a file, not a directory" in refused.stderr
+    assert "Traceback" not in refused.stderr

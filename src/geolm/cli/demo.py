@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
+
+from geolm.errors import ConfigError
 
 console = Console()
 
 
 def demo(
-    out: Path = typer.Option(Path("runs/demo"), help="run directory"),
+    out: Path = typer.Option(
+        Path("runs/demo"), help="run directory (taken: the demo uses the next free OUT-2, OUT-3...)"
+    ),
     steps: int = typer.Option(360, help="optimizer steps (the default fits about 5 minutes on 2 CPU cores)"),
     preset: str = typer.Option("geometric-llama-demo", help="model preset"),
     seed: int = typer.Option(0, help="seed of everything"),
+    questions: int = typer.Option(20, min=1, help="held-out questions to score (three are shown)"),
 ) -> None:
-    """Train `preset` on the embedded WordNet corpus, answer three held-out questions, say what to try next."""
-    from geolm.cli.train import curriculum_and_data, prepare_run
-    from geolm.data.corpus import heldout_questions
-    from geolm.inference.generation import SamplingOptions
-    from geolm.inference.loading import load_for_inference
-    from geolm.inference.responder import ResponseGenerator
-    from geolm.training import TrainArgs, train
+    """Train `preset` on the embedded WordNet corpus, then score its answers to held-out questions."""
+    from geolm.curvature.census import write_atomic
+    from geolm.experiments.questions import answers_record, score
 
+    run_dir = free_run_dir(out)
+    if run_dir != out:
+        console.print(f"{out} already holds a run; this demo trains a new one in [bold]{run_dir}[/]", soft_wrap=True)
     console.print(
         Panel.fit(
             f"Training [bold]{preset}[/] for {steps} steps on the embedded WordNet corpus "
@@ -33,11 +39,46 @@ def demo(
             title="geolm demo",
         )
     )
+    model, tokenizer, best_val_loss = train_demo_model(run_dir, preset, steps, seed)
+    answers, baseline = answer_with_untrained(model, tokenizer, questions, seed)
+    for answer in answers[:3]:
+        console.print(
+            Panel(
+                f"[bold]Q:[/] {answer.question}\n[bold]model:[/] {answer.answer}\n"
+                f"[dim]reference: {answer.reference}[/]",
+                expand=False,
+            )
+        )
+    trained_score, untrained_score = score(answers), score(baseline)
+    record = {"score": trained_score, "untrained_score": untrained_score, "answers": answers_record(answers)}
+    write_atomic(run_dir / "answers.json", lambda temp: temp.write_text(json.dumps(record, indent=2), encoding="utf-8"))
+    console.print(score_table(trained_score, untrained_score))
+    if model.config.modulation == "coordinate":
+        first = answers[0].answer or "A heron is a wading bird."
+        _coordinate_analysis(model, tokenizer, first, run_dir / "coordinates.png")
+    console.print(
+        f"best validation loss {best_val_loss:.3f}; loss curves: {run_dir / 'loss.png'}; "
+        f"answers: {run_dir / 'answers.json'}; checkpoints: {run_dir / 'best'} and {run_dir / 'last'}\n"
+        "Next, try:\n"
+        f"  .venv/bin/geolm chat {run_dir}\n"
+        f'  .venv/bin/geolm generate {run_dir} --prompt "A heron is"\n'
+        f"  .venv/bin/geolm verify {run_dir / 'best'}",
+        soft_wrap=True,  # commands stay on one line, copyable, however narrow the terminal
+    )
+
+
+def train_demo_model(run_dir: Path, preset: str, steps: int, seed: int) -> tuple:
+    """The demo's recipe: a fresh tokenizer, `steps` steps of 16 x 128 tokens at lr 2e-3, the model's default
+    curriculum; returns the best checkpoint's model and tokenizer and its validation loss."""
+    from geolm.cli.train import curriculum_and_data, prepare_run
+    from geolm.inference.loading import load_for_inference
+    from geolm.training import TrainArgs, train
+
     run = prepare_run(
         preset=preset,
         config_file=None,
         data=None,
-        out=out,
+        out=run_dir,
         resume=None,
         seed=seed,
         block_size=128,
@@ -47,31 +88,51 @@ def demo(
     )
     args = TrainArgs(steps=steps, batch_size=16, lr=2e-3, warmup_steps=30, eval_every=120, save_every=0, seed=seed)
     plan, train_data = curriculum_and_data(run, None, 128, seed)
-    result = train(run["model"], train_data, run["validation"], args, out, tokenizer=run["tokenizer"], curriculum=plan)
-    model, tokenizer = load_for_inference(out)
-    options = SamplingOptions(max_new_tokens=48, greedy=True, repetition_penalty=1.3)
-    responder = ResponseGenerator(model, tokenizer, options)
-    answers = []
-    for item in heldout_questions(3):
-        answer = responder.reply(responder.new_conversation(), item["question"])
-        answers.append(answer)
-        console.print(
-            Panel(
-                f"[bold]Q:[/] {item['question']}\n[bold]model:[/] {answer}\n[dim]reference: {item['answer']}[/]",
-                expand=False,
-            )
-        )
-    if model.config.modulation == "coordinate":
-        _coordinate_analysis(model, tokenizer, answers[0] or "A heron is a wading bird.", out / "coordinates.png")
-    console.print(
-        f"best validation loss {result.best_val_loss:.3f}; loss curves: {out / 'loss.png'}; "
-        f"checkpoints: {out / 'best'} and {out / 'last'}\n"
-        "Next, try:\n"
-        f"  .venv/bin/geolm chat {out}\n"
-        f'  .venv/bin/geolm generate {out} --prompt "A heron is"\n'
-        f"  .venv/bin/geolm verify {out / 'best'}",
-        soft_wrap=True,  # commands stay on one line, copyable, however narrow the terminal
+    result = train(
+        run["model"], train_data, run["validation"], args, run_dir, tokenizer=run["tokenizer"], curriculum=plan
     )
+    model, tokenizer = load_for_inference(run_dir)
+    return model, tokenizer, result.best_val_loss
+
+
+def answer_with_untrained(model, tokenizer, questions: int, seed: int) -> tuple[list, list]:
+    """Answers to the first `questions` held-out questions from `model` and from its untrained twin
+    (the same config initialised with `seed`), which shows what training added."""
+    import torch
+
+    from geolm.experiments.questions import answer_questions
+    from geolm.modeling import GeoForCausalLM
+
+    with console.status(f"answering {questions} held-out questions"):
+        answers = answer_questions(model, tokenizer, questions)
+    torch.manual_seed(seed)
+    untrained = GeoForCausalLM(model.config).eval()
+    with console.status("asking the same questions of the untrained model"):
+        baseline = answer_questions(untrained, tokenizer, questions)
+    return answers, baseline
+
+
+def free_run_dir(out: Path) -> Path:
+    """`out` if it is new or empty, else the first of `out-2`, `out-3`, ... that does not exist yet."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a directory")
+    if not out.exists() or not any(out.iterdir()):
+        return out
+    number = 2
+    while out.with_name(f"{out.name}-{number}").exists():
+        number += 1
+    return out.with_name(f"{out.name}-{number}")
+
+
+def score_table(trained: dict, untrained: dict) -> Table:
+    """Trained against untrained: how many answers name the asked word, and a category word."""
+    table = Table(title=f"{trained['questions']} held-out questions, greedy answers")
+    table.add_column("answers that name")
+    table.add_column("trained", justify="right")
+    table.add_column("untrained", justify="right")
+    for key, label in (("names_word", "the asked word"), ("names_category", "a WordNet category word")):
+        table.add_row(label, f"{trained[key]:.0%}", f"{untrained[key]:.0%}")
+    return table
 
 
 def _coordinate_analysis(model, tokenizer, text: str, plot: Path) -> None:
@@ -79,7 +140,7 @@ def _coordinate_analysis(model, tokenizer, text: str, plot: Path) -> None:
     from geolm.coordinate.analysis import get_coordinate_statistics, plot_coordinate_activity
 
     stats = get_coordinate_statistics(model, text, tokenizer)
-    tokens = tokenizer.convert_ids_to_tokens(stats["token_ids"].tolist())
+    tokens = [tokenizer.decode([i]) for i in stats["token_ids"].tolist()]  # text, not byte-level markers
     plot_coordinate_activity(stats, plot, tokens=tokens)
     uncertainty = stats["uncertainty"]
     console.print(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.generation.streamers import BaseStreamer
 
 from geolm.inference.conversation import Conversation, reply_end_ids
-from geolm.inference.generation import SamplingOptions, context_length, generate_text, prompt_room
+from geolm.inference.generation import Generation, SamplingOptions, context_length, generate_text, prompt_room
 
 
 class ResponseGenerator:
@@ -31,6 +33,12 @@ class ResponseGenerator:
 
         If the message cannot fit even alone (`InputError`) or generation is interrupted, it is taken out.
         """
+        return self.reply_generation(conversation, user_text, streamer).text
+
+    def reply_generation(
+        self, conversation: Conversation, user_text: str, streamer: BaseStreamer | None = None
+    ) -> Generation:
+        """As `reply`, with the new token ids beside the recorded (stripped) text."""
         conversation.add("user", user_text)
         try:
             conversation.fit()
@@ -47,4 +55,4 @@ class ResponseGenerator:
             raise
         text = generation.text.strip()
         conversation.add("assistant", text)
-        return text
+        return replace(generation, text=text)
