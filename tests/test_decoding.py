@@ -14,17 +14,9 @@ import geolm.cli.verify as verify_cli
 from geolm.config import GeoConfig
 from geolm.modeling import GeoForCausalLM
 from geolm.testing import assert_cache_matches_forward
+from test_modeling import randomized
 
 CAUSAL_FAMILIES = ["llama-tiny", "geometric-llama-tiny", "curvature-tiny"]
-
-
-def randomized(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
-    """Random values in every parameter, so agreement is not an accident of a symmetric initialisation."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for param in model.parameters():
-            param.copy_(torch.randn(param.shape, generator=generator) * 0.1 + (1.0 if param.ndim == 1 else 0.0))
-    return model.eval()
 
 
 def forgetful(model: GeoForCausalLM) -> GeoForCausalLM:
