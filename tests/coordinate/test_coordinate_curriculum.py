@@ -183,3 +183,12 @@ def test_training_switches_loss_terms_at_the_phase_boundaries(tokenizer, sources
                 next(k for k in record if k.startswith("loss/coordinate")), 0.1
             )
             assert record["loss"] == pytest.approx(record["loss/lm"] + weight * extra, rel=1e-5)
+
+
+def test_token_texts_are_decoded_text_not_byte_level_markers(tokenizer) -> None:
+    from geolm.coordinate.analysis import token_texts
+
+    ids = tokenizer("A heron is a wading bird.", add_special_tokens=False).input_ids
+    texts = token_texts(tokenizer, ids)
+    assert "".join(texts) == "A heron is a wading bird."
+    assert not any("Ġ" in t for t in texts) and any("Ġ" in t for t in tokenizer.convert_ids_to_tokens(ids))

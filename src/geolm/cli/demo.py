@@ -137,11 +137,10 @@ def score_table(trained: dict, untrained: dict) -> Table:
 
 def _coordinate_analysis(model, tokenizer, text: str, plot: Path) -> None:
     """Print where the first answer sits in coordinate space and plot its per-token coordinate activity."""
-    from geolm.coordinate.analysis import get_coordinate_statistics, plot_coordinate_activity
+    from geolm.coordinate.analysis import get_coordinate_statistics, plot_coordinate_activity, token_texts
 
     stats = get_coordinate_statistics(model, text, tokenizer)
-    tokens = [tokenizer.decode([i]) for i in stats["token_ids"].tolist()]  # text, not byte-level markers
-    plot_coordinate_activity(stats, plot, tokens=tokens)
+    plot_coordinate_activity(stats, plot, tokens=token_texts(tokenizer, stats["token_ids"].tolist()))
     uncertainty = stats["uncertainty"]
     console.print(
         Panel(

@@ -109,6 +109,11 @@ def interpolate_coordinates(
     return results
 
 
+def token_texts(tokenizer: PreTrainedTokenizerBase, token_ids: list[int]) -> list[str]:
+    """Each token as the text it decodes to (` heron`, not byte-level `Ġheron`), for labels and tables."""
+    return [tokenizer.decode([i]) for i in token_ids]
+
+
 def plot_coordinate_activity(
     statistics: dict[str, Any], path: str | Path, tokens: list[str] | None = None, dims: int = 10
 ) -> Path:

@@ -14,7 +14,7 @@ import torch
 import typer
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from geolm.coordinate.analysis import get_coordinate_statistics, plot_coordinate_activity
+from geolm.coordinate.analysis import get_coordinate_statistics, plot_coordinate_activity, token_texts
 from geolm.coordinate.decoding import adaptive_generate
 from geolm.coordinate.modulation import coordinate_override, find_modulation
 from geolm.coordinate.refinement import refine_coordinates
@@ -128,7 +128,7 @@ def coordinate_generate(
 def print_analysis(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, ids: torch.Tensor, plot: Path) -> None:
     """The prompt's coordinate statistics as text, and the per-token activity picture at `plot`."""
     stats = get_coordinate_statistics(model, ids)
-    tokens = [tokenizer.decode([i]) for i in stats["token_ids"].tolist()]
+    tokens = token_texts(tokenizer, stats["token_ids"].tolist())
     typer.echo(f"coordinates: norm {stats['norm']:.4f}")
     pairs = zip(stats["top_10_dims"], stats["top_10_values"], strict=True)
     typer.echo("top dims: " + ", ".join(f"{dim} ({value:+.4f})" for dim, value in pairs))
