@@ -57,7 +57,7 @@ def test_config_file_with_preset_and_overrides(tmp_path) -> None:
 
 
 def test_config_round_trips_through_json(tmp_path) -> None:
-    config = GeoConfig.from_preset("llama-tiny", part_options={"attention": {"tau": 2.0}})
+    config = GeoConfig.from_preset("llama-tiny", attention="curvature", part_options={"attention": {"tau": 2.0}})
     config.save_pretrained(tmp_path)
     loaded = GeoConfig.from_pretrained(tmp_path)
     assert loaded.to_dict() == config.to_dict()
@@ -87,3 +87,19 @@ def test_parameter_table_counts_tied_weights_once() -> None:
 def test_registry_rejects_double_registration() -> None:
     with pytest.raises(ValueError, match="already registered"):
         ATTENTION.register("gqa")(object)
+
+
+def test_options_for_a_part_that_takes_none_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"is given but the attention part 'gqa' takes no options"):
+        GeoConfig.from_preset("llama-tiny", part_options={"attention": {"tau": 2.0}})
+    with pytest.raises(ConfigError, match=r"\['attention'\] has unknown key\(s\) \['kappa'\]; allowed: init"):
+        GeoConfig.from_preset("curvature-tiny", part_options={"attention": {"kappa": 1.0}})
+
+
+def test_importing_the_config_stays_light() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, geolm.config; print(sorted(m for m in ('pandas', 'matplotlib') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

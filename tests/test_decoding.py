@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 import geolm.cli.verify as verify_cli
 from geolm.config import GeoConfig
 from geolm.modeling import GeoForCausalLM
-from geolm.testing import assert_cache_matches_forward
+from geolm.nn.cache import GeoCache
+from geolm.testing import assert_cache_matches_forward, full_forward_greedy
 from test_modeling import randomized
 
 CAUSAL_FAMILIES = ["llama-tiny", "geometric-llama-tiny", "curvature-tiny"]
@@ -76,3 +77,30 @@ def test_verify_exits_non_zero_when_a_check_fails(monkeypatch) -> None:
     assert "FAIL cache" in result.output
     assert "ok   causality" in result.output  # only the broken check fails
     assert "1 check(s) failed" in result.output
+
+
+@pytest.mark.parametrize("preset", CAUSAL_FAMILIES)
+def test_assisted_decoding_gives_the_models_own_greedy_continuation(preset: str, monkeypatch) -> None:
+    """Assisted decoding drafts tokens with a smaller model and crops the cache where they are rejected; the
+    result must be the main model's greedy continuation, as full forwards compute it."""
+    model = randomized(GeoForCausalLM(GeoConfig.from_preset(preset))).eval()
+    assistant = randomized(GeoForCausalLM(GeoConfig.from_preset(preset, num_hidden_layers=1))).eval()
+    with torch.no_grad():  # a different model, so that some of its drafts are rejected
+        for param in assistant.parameters():
+            param.add_(torch.randn_like(param) * param.std().clamp(min=0.1))
+    prompt = torch.randint(3, 512, (1, 5))
+    rewinds = []
+    crop = GeoCache.crop
+    monkeypatch.setattr(GeoCache, "crop", lambda self, n: rewinds.append(n) or crop(self, n))
+    with torch.no_grad():
+        out = model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            assistant_model=assistant,
+            do_sample=False,
+            max_new_tokens=10,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
+    assert out[0, 5:].tolist() == full_forward_greedy(model, prompt[0].tolist(), 10)
+    assert any(n < 0 for n in rewinds)  # drafts were rejected and the caches (part state too) rewound

@@ -204,7 +204,7 @@ def test_hidden_states_are_returned() -> None:
     assert geolm.__version__
 
 
-def test_generate_uses_geocache_and_state_follows_beams() -> None:
+def test_generate_uses_geocache() -> None:
     from geolm.nn.cache import GeoCache
 
     model = randomized(GeoForCausalLM(GeoConfig.from_preset("llama-tiny")))
@@ -218,13 +218,31 @@ def test_generate_uses_geocache_and_state_follows_beams() -> None:
     model.model.forward = spy
     model.generate(torch.randint(3, 512, (2, 4)), max_new_tokens=2, do_sample=False, pad_token_id=0)
     assert caches and all(isinstance(c, GeoCache) for c in caches)
-    cache = GeoCache(config=model.config)
-    cache.part_state["context"] = torch.arange(3.0)[:, None]
+
+
+def test_part_state_follows_beams_batch_selection_crop_and_reset() -> None:
+    from geolm.nn.cache import GeoCache
+
+    cache = GeoCache()
+    keys = torch.zeros(3, 1, 4, 2)
+    cache.update(keys, keys, 0)  # four cached tokens
+    history = torch.arange(12.0).view(3, 4)  # batch on dim 0, one entry per token on dim 1
+    cache.set_state("memory", 0, {"history": history}, seq_dims={"history": 1})
+    cache.set_state("gate", 1, {"summary": torch.arange(6.0).view(2, 3)}, batch_dim=1)
     cache.reorder_cache(torch.tensor([2, 0, 1]))
-    assert cache.part_state["context"].flatten().tolist() == [2.0, 0.0, 1.0]
-    cache.batch_repeat_interleave(2)
-    assert cache.part_state["context"].flatten().tolist() == [2.0, 2.0, 0.0, 0.0, 1.0, 1.0]
+    assert cache.state("memory", 0).tensors["history"][:, 0].tolist() == [8.0, 0.0, 4.0]
+    assert cache.state("gate", 1).tensors["summary"].tolist() == [[2.0, 0.0, 1.0], [5.0, 3.0, 4.0]]  # dim 1
+    cache.batch_select_indices(torch.tensor([0, 2]))
+    assert cache.state("memory", 0).tensors["history"][:, 0].tolist() == [8.0, 4.0]
+    assert cache.is_croppable
+    cache.crop(-1)  # rewinds the history with the keys and values
+    assert cache.get_seq_length() == 3 and cache.state("memory", 0).tensors["history"].shape == (2, 3)
+    cache.crop(0)  # what generate() calls between steps: a no-op
+    cache.set_state("scan", None, {"last": torch.zeros(2, 5)}, rewindable=False)
     assert not cache.is_croppable
-    cache.crop(0)  # what generate() calls between steps: a no-op, even with part state
-    with pytest.raises(NotImplementedError, match="cannot be rewound"):
+    with pytest.raises(NotImplementedError, match=r"part state of scan \(layer None\) keeps no per-token history"):
         cache.crop(-1)
+    cache.reset_state("scan")
+    assert cache.state("scan") is None and cache.state("memory", 0) is not None
+    cache.reset_state()
+    assert cache.part_states == {}

@@ -12,9 +12,6 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-# Each system registers its parts and presets on import.
-import geolm.coordinate
-import geolm.curvature  # noqa: F401
 from geolm.config import GeoConfig
 from geolm.errors import CheckpointError, ConfigError, DataError, GeoError, InputError, TrainingError
 from geolm.modeling import (
@@ -24,7 +21,11 @@ from geolm.modeling import (
     GeoModel,
     GeoPreTrainedModel,
 )
+from geolm.nn.stats import InferenceStats, inference_stats
 from geolm.presets import PRESETS, register_preset
+from geolm.systems import register_systems
+
+register_systems()  # each system registers its parts, presets and parameter components
 
 __version__ = "0.1.0"
 
@@ -46,8 +47,10 @@ __all__ = [
     "GeoForTokenClassification",
     "GeoModel",
     "GeoPreTrainedModel",
+    "InferenceStats",
     "InputError",
     "TrainingError",
     "__version__",
+    "inference_stats",
     "register_preset",
 ]

@@ -124,13 +124,32 @@ class GeoConfig(PretrainedConfig):
             raise ConfigError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
         if self.classifier_pooling not in ("mean", "last"):
             raise ConfigError(f"classifier_pooling must be one of 'mean', 'last', got {self.classifier_pooling!r}")
-        from geolm.nn.registry import REGISTRIES
-
-        for kind in PART_KINDS:
-            REGISTRIES[kind].get(getattr(self, kind))  # raises ConfigError listing the registered names
         bad = sorted(set(self.part_options) - set(PART_KINDS))
         if bad:
             raise ConfigError(f"part_options has unknown part kind(s) {bad}; allowed: {list(PART_KINDS)}")
+        self.resolved_options()
+
+    def resolved_options(self) -> dict[str, Any]:
+        """Each selected part's checked options (kinds whose part takes none are left out).
+
+        Options given for a part that takes none, or for a kind whose selected part is another, are an error:
+        `part_options={"attention": {"tau": 2}}` with `attention="gqa"` would otherwise do nothing.
+        """
+        from geolm.nn.options import options_class
+        from geolm.nn.registry import REGISTRIES
+
+        resolved = {}
+        for kind in PART_KINDS:
+            name = getattr(self, kind)
+            declared = options_class(REGISTRIES[kind].get(name))  # get() raises ConfigError naming the known parts
+            if declared is not None:
+                resolved[kind] = declared.from_config(self)
+            elif self.part_options.get(kind):
+                raise ConfigError(
+                    f"part_options[{kind!r}] is given but the {kind} part {name!r} takes no options; "
+                    f"drop it or choose a {kind} part that does"
+                )
+        return resolved
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> GeoConfig:

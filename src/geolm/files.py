@@ -1,8 +1,11 @@
-"""Reading user-written files with one-line errors that name the file."""
+"""Reading user-written files with one-line errors that name the file, and writing files whole or not at all."""
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,3 +27,17 @@ def read_json_object(path: str | Path, kind: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a {kind} file must hold a JSON object")
     return data
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call `write` on a temporary file next to `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temp))
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+    return path

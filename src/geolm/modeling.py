@@ -7,6 +7,8 @@ the function computed are those of HF `LlamaForCausalLM`, so weights map one to 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,12 +25,40 @@ from transformers.modeling_outputs import (
 )
 
 from geolm.config import GeoConfig
+from geolm.errors import ConfigError
 from geolm.nn import ATTENTION, FFN, MEMORY, MODULATION, ForwardContext, RMSNorm, RotaryEmbedding
 from geolm.nn.cache import CACHE_KWARG, GeoCache, given_cache
+from geolm.nn.options import PartOptions
+
+
+@dataclass
+class GeoModelOutput(BaseModelOutputWithPast):
+    """The base model's output plus what its parts handed back (see `ForwardContext`).
+
+    `aux_losses` maps each auxiliary loss a part added to its scalar; `part_stats` maps each statistic to its
+    per-token values (B, T) or (B, T, k), detached.
+    """
+
+    aux_losses: dict[str, torch.Tensor] | None = None
+    part_stats: dict[str, torch.Tensor] | None = None
+
+
+@dataclass
+class GeoCausalLMOutput(CausalLMOutputWithPast):
+    """HF's causal-LM output plus the parts' losses and statistics.
+
+    `loss` stays the language-model loss, so perplexity compares across families; `aux_loss` is the sum of
+    `aux_losses` at the weights their parts declare (what the trainer adds unless a phase changes a weight).
+    Unlike Mixtral's, the auxiliary losses are always computed: nothing needs switching on.
+    """
+
+    aux_loss: torch.Tensor | None = None
+    aux_losses: dict[str, torch.Tensor] | None = None
+    part_stats: dict[str, torch.Tensor] | None = None
 
 
 class GeoDecoderLayer(GradientCheckpointingLayer):
-    """Pre-norm block: x + attention(norm(x)), then optional memory, then x + ffn(norm(x))."""
+    """Pre-norm block: x + attention(norm(x)), then x + memory(norm(x)) if any, then x + ffn(norm(x))."""
 
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: nn.Module) -> None:
         super().__init__()
@@ -36,6 +66,8 @@ class GeoDecoderLayer(GradientCheckpointingLayer):
         self.self_attn = ATTENTION.get(config.attention)(config, layer_idx, modulation)
         memory_cls = MEMORY.get(config.memory)
         self.memory = memory_cls(config, layer_idx) if memory_cls is not None else None
+        if self.memory is not None:
+            self.memory_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = FFN.get(config.ffn)(config, layer_idx, modulation)
 
@@ -44,7 +76,7 @@ class GeoDecoderLayer(GradientCheckpointingLayer):
     ) -> torch.Tensor:
         hidden_states = hidden_states + self.self_attn(self.input_layernorm(hidden_states), rope, ctx)
         if self.memory is not None:
-            hidden_states = self.memory(hidden_states, ctx)
+            hidden_states = hidden_states + self.memory(self.memory_layernorm(hidden_states), ctx)
         return hidden_states + self.mlp(self.post_attention_layernorm(hidden_states), ctx)
 
 
@@ -58,6 +90,31 @@ class GeoPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["GeoDecoderLayer"]  # noqa: RUF012 (transformers class attribute)
     _skip_keys_device_placement = ["cache", "past_key_values"]  # noqa: RUF012 (the cache's name, new and old)
     _supports_sdpa = True
+
+    def default_loss_weights(self) -> dict[str, float]:
+        """Every auxiliary loss the model's parts can add, at the weight each part declares (`aux_loss_weights`)."""
+        if "_loss_weights" not in self.__dict__:  # the parts are fixed once built; look once
+            weights: dict[str, float] = {}
+            for module in self.modules():
+                weights.update(getattr(module, "aux_loss_weights", {}))
+            self.__dict__["_loss_weights"] = weights
+        return dict(self.__dict__["_loss_weights"])
+
+    def set_part_settings(self, settings: Mapping[str, Mapping[str, Any]] | None) -> None:
+        """Apply a curriculum phase's settings (`{kind: {key: value}}`); None or {} restores the config's options."""
+        self.base_model.phase_options = self.check_part_settings(settings)
+
+    def check_part_settings(self, settings: Mapping[str, Mapping[str, Any]] | None) -> dict[str, PartOptions]:
+        """The options each part kind runs with under `settings`; a `ConfigError` names what does not fit."""
+        resolved = self.config.resolved_options()
+        applied = {}
+        for kind, values in (settings or {}).items():
+            if kind not in resolved:
+                raise ConfigError(
+                    f"part_settings[{kind!r}]: the {kind} part {getattr(self.config, kind, '?')!r} takes no settings"
+                )
+            applied[kind] = resolved[kind].with_settings(values)
+        return applied
 
 
 class GeoModel(GeoPreTrainedModel):
@@ -74,6 +131,8 @@ class GeoModel(GeoPreTrainedModel):
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
         self.gradient_checkpointing = False
+        self.phase_options: dict[str, PartOptions] = {}
+        self.stat_recorders: list[Any] = []  # `geolm.inference_stats` listeners
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -97,7 +156,7 @@ class GeoModel(GeoPreTrainedModel):
         output_hidden_states: bool | None = None,
         past_key_values: Cache | None = None,
         **kwargs: Any,
-    ) -> BaseModelOutputWithPast:
+    ) -> GeoModelOutput:
         """`cache` (or its older name `past_key_values`) carries keys, values and part state between calls."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
@@ -120,6 +179,8 @@ class GeoModel(GeoPreTrainedModel):
             is_causal=self.causal,
             cache=cache,
             token_mask=attention_mask[:, -seq:].bool() if attention_mask is not None else None,
+            settings=self.phase_options,
+            detail=any(recorder.detail for recorder in self.stat_recorders),
         )
         self.modulation(inputs_embeds, ctx)
         rope = self.rotary_emb(position_ids, inputs_embeds.dtype)
@@ -133,9 +194,14 @@ class GeoModel(GeoPreTrainedModel):
         hidden_states = self.norm(hidden_states)
         if want_hidden:
             all_hidden.append(hidden_states)
-        return BaseModelOutputWithPast(
+        aux_losses, part_stats = ctx.close()
+        for recorder in self.stat_recorders:
+            recorder.observe(part_stats)
+        return GeoModelOutput(
             last_hidden_state=hidden_states,
             hidden_states=tuple(all_hidden) if want_hidden else None,
+            aux_losses=aux_losses,
+            part_stats=part_stats,
             **{CACHE_KWARG: cache},
         )
 
@@ -218,7 +284,7 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
         logits_to_keep: int = 0,
         past_key_values: Cache | None = None,
         **kwargs: Any,
-    ) -> CausalLMOutputWithPast:
+    ) -> GeoCausalLMOutput:
         """`labels` are the inputs themselves (shifted inside); -100 marks tokens that carry no loss.
 
         The cache comes as `cache` (transformers 5.24 on) or `past_key_values` (earlier), never both.
@@ -239,9 +305,25 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             loss = causal_lm_loss(logits, labels, kwargs.get("num_items_in_batch"))
-        return CausalLMOutputWithPast(
-            loss=loss, logits=logits, hidden_states=out.hidden_states, **{CACHE_KWARG: getattr(out, CACHE_KWARG)}
+        return GeoCausalLMOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=out.hidden_states,
+            aux_loss=weighted_aux_loss(out.aux_losses, self.default_loss_weights()),
+            aux_losses=out.aux_losses,
+            part_stats=out.part_stats,
+            **{CACHE_KWARG: getattr(out, CACHE_KWARG)},
         )
+
+
+def weighted_aux_loss(aux_losses: Mapping[str, torch.Tensor], weights: Mapping[str, float]) -> torch.Tensor | None:
+    """Sum of the auxiliary losses at `weights`, or None when the parts added none."""
+    if not aux_losses:
+        return None
+    undeclared = sorted(set(aux_losses) - set(weights))
+    if undeclared:
+        raise ValueError(f"auxiliary loss(es) {undeclared} were added but no part declares them in aux_loss_weights")
+    return sum(weights[name] * value for name, value in aux_losses.items())
 
 
 def causal_lm_loss(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from torch import nn
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # (pattern on the parameter name, component); first match wins. Systems append their own rules.
 COMPONENT_RULES: list[tuple[str, str]] = [
@@ -36,6 +39,8 @@ def parameter_table(model: nn.Module) -> pd.DataFrame:
     A weight shared by two modules (tied embeddings) is counted once, under the first name that holds it.
     The base components are always listed (with 0 where absent, such as a tied output projection).
     """
+    import pandas as pd  # here, so that systems registering their rules at import stay light
+
     counts: dict[str, list[int]] = {name: [0, 0] for name in BASE_COMPONENTS}
     for name, param in model.named_parameters():  # yields each shared tensor once
         row = counts.setdefault(component_of(name), [0, 0])

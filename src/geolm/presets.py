@@ -12,14 +12,23 @@ from geolm.errors import ConfigError
 
 PRESETS: dict[str, dict[str, Any]] = {}
 DESCRIPTIONS: dict[str, str] = {}
+RECIPE_OF: dict[str, str] = {}
+DEFAULT_RECIPE = "baseline"
 
 
-def register_preset(name: str, description: str, **fields: Any) -> None:
-    """Add a preset; a system module calls this at import time."""
+def register_preset(name: str, description: str, *, recipe: str = DEFAULT_RECIPE, **fields: Any) -> None:
+    """Add a preset; a system module calls this at import time. `recipe` names how `geolm train` trains it by
+    default (see `geolm.training.recipes`)."""
     if name in PRESETS:
         raise ValueError(f"preset {name!r} is already registered")
     PRESETS[name] = fields
     DESCRIPTIONS[name] = description
+    RECIPE_OF[name] = recipe
+
+
+def preset_recipe(name: str | None) -> str:
+    """The recipe a preset names ("baseline" for no preset)."""
+    return RECIPE_OF.get(name, DEFAULT_RECIPE) if name else DEFAULT_RECIPE
 
 
 def preset_config(name: str, **overrides: Any):

@@ -94,3 +94,26 @@ def test_coordinate_flags_on_a_baseline_model_are_one_config_error(checkpoints, 
         f"{flag} need(s) a coordinate-modulated model; this one has modulation='none'"
     )
     assert "\n" not in str(result.exception) and result.stdout == ""
+
+
+def test_stats_prints_the_uncertainty_behind_each_new_token(checkpoints) -> None:
+    from transformers import AutoTokenizer
+
+    path = checkpoints["coordinate"]
+    flags = [*BASE, "--greedy", "--repetition-penalty", "1.0", "--stats"]
+    result = runner.invoke(app, [str(path), *flags])
+    assert result.exit_code == 0, result.output
+    assert "part statistics per new token" in result.stderr
+    mean = float(result.stderr.split("mean coordinate_uncertainty: ")[1].split()[0])
+    # reference: one full forward over prompt + continuation, no cache
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = GeoForCausalLM.from_pretrained(path).eval()
+    prompt = tokenizer(PROMPT).input_ids
+    continuation = tokenizer(result.stdout.rstrip("\n"), add_special_tokens=False).input_ids
+    ids = torch.tensor([prompt + continuation])
+    with torch.no_grad():
+        per_token = model(ids, use_cache=False).part_stats["coordinate_uncertainty"][0]
+    expected = per_token[len(prompt) - 1 : len(prompt) - 1 + 6].mean()
+    assert mean == pytest.approx(float(expected), rel=1e-3)
+    plain = runner.invoke(app, [str(checkpoints["baseline"]), *flags])
+    assert plain.exit_code == 0 and "this model's parts report no statistics" in plain.stderr

@@ -6,15 +6,15 @@ from geolm.coordinate.analysis import prompt_coordinates
 from geolm.coordinate.decoding import AdaptiveDecodingProcessor, adaptive_generate
 from geolm.coordinate.modulation import UNCERTAINTY
 from geolm.errors import InputError
-from geolm.nn.cache import GeoCache
+from geolm.nn.stats import InferenceStats
 from geolm.testing import full_forward_greedy
 
 
 def test_processor_keeps_the_argmax_below_and_the_nucleus_above_the_threshold() -> None:
-    cache = GeoCache()
-    cache.part_state[UNCERTAINTY] = torch.tensor([0.1, 0.3, 0.2])
+    stats = InferenceStats()
+    stats.observe({UNCERTAINTY: torch.tensor([[0.5, 0.1], [0.0, 0.3], [0.9, 0.2]])})  # the newest token decides
     scores = torch.randn(3, 50)
-    processor = AdaptiveDecodingProcessor(cache, threshold=0.2, top_p=0.92)
+    processor = AdaptiveDecodingProcessor(stats, threshold=0.2, top_p=0.92)
     out = processor(torch.zeros(3, 1, dtype=torch.long), scores.clone())
     for row in (0, 2):  # at or below the threshold: only the best token survives
         assert torch.isfinite(out[row]).sum() == 1 and out[row].argmax() == scores[row].argmax()

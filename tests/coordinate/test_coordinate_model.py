@@ -38,7 +38,7 @@ def test_prefill_in_chunks_carries_the_coordinate_context(make_tiny) -> None:
     parts = [model(chunk, past_key_values=cache).logits for chunk in tokens.split([8, 5, 1, 6], dim=1)]
     torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=1e-5)
     theta, context = find_modulation(model).coordinates(model.model.embed_tokens(tokens))
-    torch.testing.assert_close(cache.part_state[CONTEXT], context[:, -1])
+    torch.testing.assert_close(cache.state("coordinate").tensors[CONTEXT], context)
     assert theta.abs().mean() > 0.1
 
 

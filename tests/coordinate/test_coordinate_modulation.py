@@ -124,3 +124,13 @@ def test_gradients_reach_every_factor_group_the_directions_and_the_predictor(mak
     assert modulation.directions.grad.abs().min(dim=1).values.gt(0).all()
     for name, param in modulation.predictor.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_copies_of_a_projection_get_their_own_banks_and_a_repeat_is_refused() -> None:
+    modulation = CoordinateModulation(GeoConfig.from_preset("geometric-llama-tiny"))
+    first = modulation.linear(8, 8, layer_idx=0, role="expert0.gate_proj")
+    second = modulation.linear(8, 8, layer_idx=0, role="expert1.gate_proj")
+    assert isinstance(first, CoordinateLinear) and first.bank_key != second.bank_key
+    assert not isinstance(modulation.linear(8, 8, layer_idx=0, role="expert0.router"), CoordinateLinear)
+    with pytest.raises(ValueError, match=r"two projections of layer 0 asked for the factor bank of role"):
+        modulation.linear(8, 8, layer_idx=0, role="expert0.gate_proj")

@@ -48,7 +48,7 @@ def test_round_trips_through_a_json_file(tmp_path):
     ("phases", "message"),
     [
         ([Phase("a", length=0.5)], "sum to 1"),
-        ([Phase("a", losses={"nope": 1.0})], "unknown loss 'nope'; registered: .*lm"),
+        ([Phase("a", losses={"nope": 1.0})], "unknown loss 'nope'; registered or from the model's parts: .*lm"),
         ([Phase("a", mixture={"web": 1.0})], "unknown data source 'web'; available: train"),
         ([Phase("a", lr_mult={"coords": 2.0})], "unknown group 'coords'"),
         ([Phase("a", freeze=["*.mlp.*"])], r"freeze pattern '\*.mlp.\*' matches no parameter"),

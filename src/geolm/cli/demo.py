@@ -25,8 +25,8 @@ def demo(
     questions: int = typer.Option(20, min=1, help="held-out questions to score (three are shown)"),
 ) -> None:
     """Train `preset` on the embedded WordNet corpus, then score its answers to held-out questions."""
-    from geolm.curvature.census import write_atomic
     from geolm.experiments.questions import answers_record, score
+    from geolm.files import write_atomic
 
     run_dir = free_run_dir(out)
     if run_dir != out:
@@ -72,6 +72,7 @@ def train_demo_model(run_dir: Path, preset: str, steps: int, seed: int) -> tuple
     curriculum; returns the best checkpoint's model and tokenizer and its validation loss."""
     from geolm.cli.train import curriculum_and_data, prepare_run
     from geolm.inference.loading import load_for_inference
+    from geolm.presets import preset_recipe
     from geolm.training import TrainArgs, train
 
     run = prepare_run(
@@ -87,7 +88,7 @@ def train_demo_model(run_dir: Path, preset: str, steps: int, seed: int) -> tuple
         max_train_tokens=steps * 16 * 128,  # one pass over fresh data, no more tokenizing than needed
     )
     args = TrainArgs(steps=steps, batch_size=16, lr=2e-3, warmup_steps=30, eval_every=120, save_every=0, seed=seed)
-    plan, train_data = curriculum_and_data(run, None, 128, seed)
+    plan, train_data = curriculum_and_data(run, None, preset_recipe(preset), 128, seed)
     result = train(
         run["model"], train_data, run["validation"], args, run_dir, tokenizer=run["tokenizer"], curriculum=plan
     )

@@ -89,9 +89,9 @@ def summarize(
     """Mean and spread of the deltas over suite runs with different seeds, next to the seed-to-seed noise."""
     import json
 
-    from geolm.curvature.census import write_atomic
     from geolm.errors import InputError
     from geolm.experiments.report import summary_frame, summary_table
+    from geolm.files import write_atomic
 
     results = []
     for run in runs:

@@ -5,16 +5,20 @@ The sampling flags are declared once here as annotated types and shared with `ge
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from geolm.coordinate.cli import CoordinateFlags, coordinate_generate
 from geolm.inference.conversation import render_chat, reply_end_ids
 from geolm.inference.generation import SamplingOptions, encode_prompt, generate_text
 from geolm.inference.loading import load_for_inference
 from geolm.inference.streaming import StopTrimmingStreamer
+from geolm.nn.stats import InferenceStats, inference_stats
 
 DEFAULTS = SamplingOptions()
 
@@ -52,6 +56,9 @@ RefinementSteps = Annotated[
     int, typer.Option("--refinement-steps", help="coordinate models: refine the prompt's coordinates first")
 ]
 NoRefinement = Annotated[bool, typer.Option("--no-refinement", help="use predicted coordinates only (the default)")]
+Stats = Annotated[
+    bool, typer.Option("--stats", help="print what the model's parts report for each new token, and their means")
+]
 
 
 def generate(
@@ -75,6 +82,7 @@ def generate(
     plot: Plot = None,
     refinement_steps: RefinementSteps = 0,
     no_refinement: NoRefinement = False,
+    stats: Stats = False,
 ) -> None:
     """Continue a prompt; a prompt that leaves no room for --max-new-tokens in the context is an error."""
     options = SamplingOptions(
@@ -89,8 +97,35 @@ def generate(
         end_ids = reply_end_ids(tokenizer)
     else:
         prompt_ids, end_ids = encode_prompt(tokenizer, prompt), []
-    if flags.given:
-        coordinate_generate(model, tokenizer, prompt_ids, options, flags, extra_eos_ids=end_ids)
+    with inference_stats(model) if stats else nullcontext() as recorded:
+        if flags.given:
+            coordinate_generate(model, tokenizer, prompt_ids, options, flags, extra_eos_ids=end_ids)
+        else:
+            streamer = StopTrimmingStreamer(tokenizer, options.stop)
+            generate_text(model, tokenizer, prompt_ids, options, extra_eos_ids=end_ids, streamer=streamer)
+    if recorded is not None:
+        print_stats(recorded)
+
+
+def print_stats(stats: InferenceStats) -> None:
+    """Per new token, each statistic the parts reported (mean over k values for a (k,)-shaped one), then the
+    means over the continuation; on stderr, so stdout stays the continuation."""
+    console = Console(stderr=True)
+    names = stats.names
+    if not names:
+        console.print("--stats: this model's parts report no statistics")
         return
-    streamer = StopTrimmingStreamer(tokenizer, options.stop)
-    generate_text(model, tokenizer, prompt_ids, options, extra_eos_ids=end_ids, streamer=streamer)
+    table = Table(title="part statistics per new token")
+    for column in ("token", *names):
+        table.add_column(column, justify="right")
+    columns = [stats.per_token(name)[0] for name in names]
+    for step in range(columns[0].shape[0]):
+        table.add_row(str(step + 1), *(_number(column[step]) for column in columns))
+    console.print(table)
+    for name, mean in stats.summary().items():
+        shown = ", ".join(f"{v:.4g}" for v in mean) if isinstance(mean, list) else f"{mean:.4g}"
+        console.print(f"mean {name}: {shown}")
+
+
+def _number(value) -> str:
+    return f"{float(value.float().mean()):.4g}"

@@ -37,8 +37,12 @@ def train(
     tokenizer: Path | None = typer.Option(None, help="an existing tokenizer directory to use"),
     vocab_size: int | None = typer.Option(None, help="vocabulary of a newly trained tokenizer (default: preset's)"),
     max_train_tokens: int | None = typer.Option(None, help="use at most this many training tokens"),
-    curriculum: Path | None = typer.Option(
-        None, help="JSON curriculum file (default: one baseline phase; three phases for coordinate models)"
+    curriculum: Path | None = typer.Option(None, help="JSON curriculum file (default: the recipe's curriculum)"),
+    recipe: str | None = typer.Option(
+        None, help="default curriculum and data: baseline, coordinate, ... (default: the preset's)"
+    ),
+    start_phase: str | None = typer.Option(
+        None, "--start-phase", help="begin at this phase (name or number) from the --resume checkpoint"
     ),
 ) -> None:
     """Train a geolm model; checkpoints go to OUT/last and OUT/best, metrics to OUT/metrics.jsonl."""
@@ -74,7 +78,7 @@ def train(
         vocab_size=vocab_size,
         max_train_tokens=max_train_tokens,
     )
-    plan, train_data = curriculum_and_data(run, plan, block_size, seed)
+    plan, train_data = curriculum_and_data(run, plan, recipe or recipe_of(preset, config), block_size, seed)
     result = run_training(
         run["model"],
         train_data,
@@ -84,6 +88,7 @@ def train(
         tokenizer=run["tokenizer"],
         curriculum=plan,
         resume=resume,
+        start_phase=start_phase,
     )
     summary = {
         "step": result.step,
@@ -95,21 +100,26 @@ def train(
     console.print(f"[bold]done[/]: {json.dumps(summary)}")
 
 
-def curriculum_and_data(run: dict, plan, block_size: int, seed: int) -> tuple:
-    """The curriculum and training sources of a run: the user's plan if given, else the model's default.
+def curriculum_and_data(run: dict, plan, recipe: str, block_size: int, seed: int) -> tuple:
+    """The curriculum and training sources of a run: the user's plan on the run's data if given, else what the
+    named recipe builds (the preset's own, unless --recipe says otherwise)."""
+    from geolm.systems import register_training
+    from geolm.training.recipes import RECIPES, RecipeInputs
 
-    Coordinate models default to the three-phase curriculum, which adds its own pair, blend and dialogue
-    sources beside the run's data; every other model trains one baseline phase on the run's data.
-    """
-    if run["model"].config.modulation != "coordinate":
-        return plan, run["train"]
-    from geolm.coordinate.curriculum import coordinate_curriculum, coordinate_sources  # registers its loss terms
-
+    register_training()
     if plan is not None:
         return plan, run["train"]
-    with console.status("building the curriculum's pair, blend and dialogue sources"):
-        sources = coordinate_sources(run["tokenizer"], block_size, seed)
-    return coordinate_curriculum(), {"train": run["train"], **sources}
+    build = RECIPES.get(recipe)
+    with console.status(f"preparing the data of recipe {recipe!r}"):
+        return build(RecipeInputs(run["tokenizer"], run["train"], block_size, seed))
+
+
+def recipe_of(preset: str, config_file: Path | None) -> str:
+    """The recipe the run's preset names: the config file's "preset" when a file is given."""
+    from geolm.files import read_json_object
+    from geolm.presets import preset_recipe
+
+    return preset_recipe(read_json_object(config_file, "config").get("preset") if config_file else preset)
 
 
 def prepare_run(

@@ -18,21 +18,31 @@ from matplotlib.figure import Figure
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from geolm.coordinate.decoding import Prompt, as_input_ids
-from geolm.coordinate.modulation import CONTEXT, coordinate_override, find_modulation
+from geolm.coordinate.modulation import (
+    CONTEXT,
+    THETA,
+    UNCERTAINTY,
+    coordinate_override,
+    find_modulation,
+    start_from,
+)
 from geolm.errors import InputError
 from geolm.nn.cache import CACHE_KWARG
+from geolm.nn.stats import inference_stats
 
 
 @torch.no_grad()
 def prompt_coordinates(model: PreTrainedModel, input_ids: torch.Tensor) -> dict[str, torch.Tensor]:
-    """theta and theta_ctx (B, T, D), per-token uncertainty (B, T) and the prompt coordinates (B, D)."""
-    modulation = find_modulation(model)
-    theta, context = modulation.coordinates(model.get_input_embeddings()(input_ids))
-    decay = modulation.options.context_decay
+    """theta and theta_ctx (B, T, D), per-token uncertainty (B, T) and the prompt coordinates (B, D), as one
+    forward of the model reports them (`inference_stats` with detail), on the CPU."""
+    decay = find_modulation(model).options.context_decay
+    with inference_stats(model, detail=True) as stats:
+        model(input_ids=input_ids, use_cache=False)
+    context = stats.prompt(CONTEXT)
     return {
-        "theta": theta,
+        "theta": stats.prompt(THETA),
         "theta_context": context,
-        "uncertainty": (theta - context).var(dim=-1, unbiased=False),
+        "uncertainty": stats.prompt(UNCERTAINTY),
         "coordinates": context[:, -1] / (1.0 - decay ** input_ids.shape[1]),
     }
 
@@ -45,7 +55,7 @@ def get_coordinate_statistics(
     ids = as_input_ids(prompt, tokenizer, model.device)
     if ids.shape[0] != 1:
         raise InputError(f"coordinate statistics take one prompt, got a batch of {ids.shape[0]}")
-    found = {name: value[0].cpu() for name, value in prompt_coordinates(model, ids).items()}
+    found = {name: value[0] for name, value in prompt_coordinates(model, ids).items()}
     top = found["coordinates"].abs().topk(min(10, found["coordinates"].numel()))
     return {
         "norm": float(found["coordinates"].norm()),
@@ -79,7 +89,7 @@ def interpolate_coordinates(
     if steps < 2:
         raise InputError(f"interpolation needs at least 2 steps (both ends), got {steps}")
     ends = [
-        prompt_coordinates(model, as_input_ids(p, tokenizer, model.device))["coordinates"][:1]
+        prompt_coordinates(model, as_input_ids(p, tokenizer, model.device))["coordinates"][:1].to(model.device)
         for p in (prompt_a, prompt_b)
     ]
     if start is None:
@@ -93,7 +103,7 @@ def interpolate_coordinates(
     for alpha in torch.linspace(0.0, 1.0, steps).tolist():  # a handful of generations, not a forward loop
         point = torch.lerp(ends[0], ends[1], alpha)
         cache = model.base_model.new_cache()
-        cache.part_state[CONTEXT] = point
+        start_from(cache, point)
         with coordinate_override(model, point):
             out = model.generate(
                 ids,

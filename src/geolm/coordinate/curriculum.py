@@ -27,12 +27,13 @@ from geolm.data.corpus import glossary
 from geolm.data.packing import encode_documents
 from geolm.errors import ConfigError, DataError
 from geolm.training import Curriculum, Phase
+from geolm.training.recipes import RECIPES, TRAIN_SOURCE, RecipeInputs
 
 BASE_LR, COORDINATE_LR = 3e-4, 1e-3
 COORDINATE_GROUP = "coordinates"
 COORDINATE_PATTERNS = ["*.modulation.*"]
 PHASES = ("primitive_differentiation", "compositional_blending", "conversational_dynamics")
-CORPUS_SOURCE = "train"  # the name `train()` gives a single TokenBlocks, and `geolm train` its data
+CORPUS_SOURCE = TRAIN_SOURCE  # the name `train()` gives a single TokenBlocks, and recipes the run's data
 IGNORE = -100
 ENCODE_BATCH = 1024
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"])")
@@ -76,6 +77,13 @@ def coordinate_curriculum(
     for phase in phases:
         phase.lr_mult = {COORDINATE_GROUP: coordinate_lr_mult}
     return Curriculum(phases, {COORDINATE_GROUP: list(COORDINATE_PATTERNS)})
+
+
+@RECIPES.register("coordinate")
+def coordinate_recipe(inputs: RecipeInputs) -> tuple[Curriculum, dict[str, TokenBlocks]]:
+    """The three-phase curriculum on the run's data plus the pair, blend and dialogue sources."""
+    sources = coordinate_sources(inputs.tokenizer, inputs.block_size, inputs.seed)
+    return coordinate_curriculum(), {CORPUS_SOURCE: inputs.train, **sources}
 
 
 def coordinate_sources(

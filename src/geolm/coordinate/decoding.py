@@ -1,9 +1,10 @@
 """Adaptive decoding: nucleus sampling where the coordinates are uncertain, greedy decoding elsewhere.
 
 uncertainty[t] = var over coordinate dims of (theta[t] - theta_ctx[t]): how far the newest token pulls away
-from the running context. The modulation leaves it in the `GeoCache` at every step; a logits processor
-reads it there and, per sequence, keeps either HF's own top-p filtered distribution or the argmax alone.
-`generate()` then samples, which for a one-token distribution is greedy decoding.
+from the running context. The modulation reports it as a part statistic at every forward; a logits processor
+reads the newest value from an `inference_stats` recorder and, per sequence, keeps either HF's own top-p
+filtered distribution or the argmax alone. `generate()` then samples, which for a one-token distribution is
+greedy decoding.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from transformers.generation.logits_process import TopPLogitsWarper
 from geolm.coordinate.modulation import UNCERTAINTY, coordinate_override, find_modulation
 from geolm.coordinate.refinement import refine_coordinates
 from geolm.errors import InputError
-from geolm.nn.cache import CACHE_KWARG, GeoCache
+from geolm.nn.stats import InferenceStats, inference_stats
 
 Prompt = str | Sequence[int] | torch.Tensor
 
@@ -35,15 +36,15 @@ class AdaptiveDecodingProcessor(LogitsProcessor):
     It records the uncertainty and the choice of every step (`uncertainty`, `explored`: lists of (B,)).
     """
 
-    def __init__(self, cache: GeoCache, threshold: float, top_p: float = 0.92) -> None:
-        self.cache = cache
+    def __init__(self, stats: InferenceStats, threshold: float, top_p: float = 0.92) -> None:
+        self.stats = stats
         self.threshold = threshold
         self.nucleus = TopPLogitsWarper(top_p)
         self.uncertainty: list[torch.Tensor] = []
         self.explored: list[torch.Tensor] = []
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        uncertainty = self.cache.part_state[UNCERTAINTY].to(scores.device)
+        uncertainty = self.stats.latest(UNCERTAINTY).to(scores.device)
         explore = uncertainty > self.threshold
         self.uncertainty.append(uncertainty)
         self.explored.append(explore)
@@ -106,15 +107,13 @@ def adaptive_generate(
     refined = None
     if refinement_steps:
         refined = refine_coordinates(model, ids, refinement_steps, refinement_lr, refinement_lam)[0]
-    cache = model.base_model.new_cache()
-    processor = AdaptiveDecodingProcessor(cache, threshold, top_p)
     special = tokenizer if tokenizer is not None else model.config
     eos = [i for i in dict.fromkeys((special.eos_token_id, *extra_eos_ids)) if i is not None]
-    with coordinate_override(model, refined):
+    with coordinate_override(model, refined), inference_stats(model) as stats:
+        processor = AdaptiveDecodingProcessor(stats, threshold, top_p)
         sequences = model.generate(
             ids,
             attention_mask=torch.ones_like(ids),
-            **{CACHE_KWARG: cache},
             logits_processor=LogitsProcessorList([processor]),
             do_sample=True,
             temperature=1.0,

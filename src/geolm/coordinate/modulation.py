@@ -28,8 +28,11 @@ from geolm.coordinate.predictor import CoordinatePredictor
 from geolm.coordinate.scan import causal_ema
 from geolm.errors import ConfigError
 from geolm.nn import MODULATION, ForwardContext, Linear
+from geolm.nn.cache import GeoCache, PartState
 
-# Names under which the modulation leaves its results: in `ctx.state` (per token) and in the cache.
+# Names under which the modulation leaves its results: in `ctx.state` (per token), in the cache (its state
+# "coordinate": the theta_ctx history, and a START context if one was given) and as statistics (uncertainty
+# always; theta and theta_ctx when a recorder asks for detail).
 THETA, CONTEXT, COEFFICIENTS, GATES, UNCERTAINTY = (
     "coordinates",
     "coordinate_context",
@@ -37,6 +40,7 @@ THETA, CONTEXT, COEFFICIENTS, GATES, UNCERTAINTY = (
     "coordinate_gates",
     "coordinate_uncertainty",
 )
+STATE, START = "coordinate", "coordinate_start"
 
 
 class FactorBank(nn.Module):
@@ -69,10 +73,13 @@ class CoordinateLinear(Linear):
 class CoordinateModulation(nn.Module):
     """Predictor, wavelet directions and factor banks of one model; runs once before the first layer.
 
-    `forward` puts theta, theta_ctx, the cos/sin coefficients, the gates and the per-token uncertainty
-    var_d(theta - theta_ctx) into `ctx.state`, and leaves the last theta_ctx and uncertainty in the cache so
-    the next decoding step continues the same scan.
+    `forward` puts theta, theta_ctx, the cos/sin coefficients and the gates into `ctx.state`, reports the
+    per-token uncertainty var_d(theta - theta_ctx) as the statistic "coordinate_uncertainty", and records the
+    theta_ctx history in the cache: the next decoding step continues the scan from its end, and `crop` can cut
+    it back, so assisted decoding works.
     """
+
+    options_class = CoordinateOptions
 
     def __init__(self, config: GeoConfig) -> None:
         super().__init__()
@@ -85,10 +92,17 @@ class CoordinateModulation(nn.Module):
         self.override: torch.Tensor | None = None
 
     def linear(self, in_features: int, out_features: int, *, layer_idx: int, role: str) -> nn.Module:
-        """A `CoordinateLinear` for targeted roles, a plain `Linear` for the rest."""
-        if role not in self.options.targets:
+        """A `CoordinateLinear` for targeted roles, a plain `Linear` for the rest.
+
+        A part with several copies of a projection names each copy's role with a prefix ("expert3.gate_proj");
+        `targets` match the last component. Every (layer, role) gets its own factor bank, or with
+        `share_across_layers` every role does; asking twice for one bank is an error, never silent sharing.
+        """
+        if role.rsplit(".", 1)[-1] not in self.options.targets:
             return Linear(in_features, out_features, bias=False)
-        key = role if self.options.share_across_layers else f"layer{layer_idx}_{role}"
+        key = (role if self.options.share_across_layers else f"layer{layer_idx}_{role}").replace(".", "_")
+        if key in self.banks and not self.options.share_across_layers:
+            raise ValueError(f"two projections of layer {layer_idx} asked for the factor bank of role {role!r}")
         if key not in self.banks:
             self.banks[key] = FactorBank(in_features, out_features, self.options)
         return CoordinateLinear(in_features, out_features, self, key)
@@ -105,38 +119,45 @@ class CoordinateModulation(nn.Module):
         initial: torch.Tensor | None = None,
         past: int = 0,
         token_mask: torch.Tensor | None = None,
+        decay: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """theta (B, T, D) and theta_ctx (B, T, D) in float32 for tokens at positions past.. past+T-1.
 
         Padding (False in `token_mask`) gets theta = 0, so a left-padded prompt's context stays at its
-        starting value 0 until the first real token, exactly as without the padding.
+        starting value 0 until the first real token, exactly as without the padding. `decay` defaults to the
+        configured `context_decay`.
         """
         theta = self._apply_override(self.predictor(inputs_embeds), past)
         if token_mask is not None:
             theta = theta * token_mask[..., None].to(theta.dtype)
-        return theta, causal_ema(theta, self.options.context_decay, initial)
+        return theta, causal_ema(theta, self.options.context_decay if decay is None else decay, initial)
 
     def forward(self, inputs_embeds: torch.Tensor, ctx: ForwardContext) -> None:
         cache = ctx.cache
-        if cache is not None and not hasattr(cache, "part_state"):
+        if cache is not None and not hasattr(cache, "part_states"):
             raise ConfigError("coordinate modulation needs a GeoCache (model.model.new_cache()) to decode")
-        state = cache.part_state if cache is not None else {}
+        state = cache.state(STATE) if cache is not None else None
         past = cache.get_seq_length() if cache is not None else 0
-        theta, theta_ctx = self.coordinates(inputs_embeds, state.get(CONTEXT), past, ctx.token_mask)
+        decay = ctx.current(self.options).context_decay
+        theta, theta_ctx = self.coordinates(inputs_embeds, last_context(state), past, ctx.token_mask, decay)
         angles = theta_ctx @ self.directions.float().T
         coefficients = torch.cat((angles.cos(), angles.sin()), dim=-1)
-        uncertainty = (theta - theta_ctx).var(dim=-1, unbiased=False)
         ctx.state.update(
             {
                 THETA: theta,
                 CONTEXT: theta_ctx,
                 COEFFICIENTS: coefficients,
                 GATES: coefficients.repeat_interleave(self.options.rank, dim=-1).to(inputs_embeds.dtype),
-                UNCERTAINTY: uncertainty,
             }
         )
-        if cache is not None:
-            state[CONTEXT], state[UNCERTAINTY] = theta_ctx[:, -1], uncertainty[:, -1]
+        ctx.add_stat(UNCERTAINTY, (theta - theta_ctx).var(dim=-1, unbiased=False))
+        if ctx.detail:
+            ctx.add_stat(THETA, theta)
+            ctx.add_stat(CONTEXT, theta_ctx)
+        if cache is not None:  # the whole history of theta_ctx, so that crop() can rewind it
+            history = theta_ctx if state is None else torch.cat((state.tensors[CONTEXT], theta_ctx), dim=1)
+            start = {} if state is None else {k: v for k, v in state.tensors.items() if k == START}
+            cache.set_state(STATE, None, {CONTEXT: history, **start}, seq_dims={CONTEXT: 1})
 
     def _apply_override(self, theta: torch.Tensor, past: int) -> torch.Tensor:
         """Swap in the override: (B, D) for every token, or (B, T_o, D) for absolute positions < T_o."""
@@ -149,6 +170,20 @@ class CoordinateModulation(nn.Module):
         length = theta.shape[1]
         taken = max(0, min(length, override.shape[1] - past))
         return torch.cat((override[:, past : past + taken], theta[:, taken:]), dim=1)
+
+
+def last_context(state: PartState | None) -> torch.Tensor | None:
+    """theta_ctx after the last cached token (B, D): the end of the recorded history, else a given start."""
+    if state is None:
+        return None
+    history = state.tensors[CONTEXT]
+    return history[:, -1] if history.shape[1] else state.tensors.get(START)
+
+
+def start_from(cache: GeoCache, context: torch.Tensor) -> None:
+    """Make an empty `cache` start the context scan from `context` (B, D) instead of zero."""
+    empty = context.new_zeros(context.shape[0], 0, context.shape[-1])
+    cache.set_state(STATE, None, {CONTEXT: empty, START: context}, seq_dims={CONTEXT: 1})
 
 
 def find_modulation(model: nn.Module) -> CoordinateModulation:

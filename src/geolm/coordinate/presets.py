@@ -15,6 +15,7 @@ register_preset(
     num_key_value_heads=2,
     max_position_embeddings=256,
     modulation="coordinate",
+    recipe="coordinate",
     part_options={
         "modulation": {
             "coord_dim": 32,
@@ -36,6 +37,7 @@ register_preset(
     num_key_value_heads=4,
     max_position_embeddings=512,
     modulation="coordinate",
+    recipe="coordinate",
     part_options={
         "modulation": {
             "coord_dim": 1024,
@@ -59,6 +61,7 @@ register_preset(
     num_key_value_heads=2,
     max_position_embeddings=256,
     modulation="coordinate",
+    recipe="coordinate",
     part_options={
         "modulation": {
             "coord_dim": 256,

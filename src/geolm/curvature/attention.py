@@ -65,6 +65,8 @@ def wide(x: torch.Tensor) -> torch.Tensor:
 class CurvatureAttention(GroupedQueryAttention):
     """Grouped-query attention scoring keys by minus their geodesic distance, with a learnt κ per head."""
 
+    options_class = CurvatureOptions
+
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: NoModulation) -> None:
         super().__init__(config, layer_idx, modulation)
         self.options = CurvatureOptions.from_config(config)

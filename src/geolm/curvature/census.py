@@ -6,10 +6,8 @@ reads parameters by name, so a loaded model and a bare safetensors state give th
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +17,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from geolm.curvature.attention import KAPPA_MAX
+from geolm.files import write_atomic
 
 EUCLIDEAN_BAND = 0.1
 CLASSES = ("hyperbolic", "euclidean", "spherical")
@@ -74,20 +73,6 @@ def curvature_metrics(model: nn.Module) -> dict[str, float]:
     counts = census["class"].value_counts()
     metrics.update({f"heads/{name}": float(counts.get(name, 0)) for name in CLASSES})
     return metrics
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call `write` on a temporary file next to `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temp))
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-    return path
 
 
 def plot_census(census: pd.DataFrame, path: Path) -> Path:

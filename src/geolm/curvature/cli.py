@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.table import Table
 from safetensors import safe_open
 
-from geolm.curvature.census import census_counts, census_from_state, plot_census, write_atomic
+from geolm.curvature.census import census_counts, census_from_state, plot_census
 from geolm.errors import CheckpointError
+from geolm.files import write_atomic
 from geolm.inference.loading import resolve_checkpoint
 
 CURVATURE_SUFFIXES = ("self_attn.raw_kappa", "self_attn.log_tau")

@@ -14,8 +14,8 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from geolm.curvature.census import write_atomic
 from geolm.errors import DataError
+from geolm.files import write_atomic
 
 KAPPA_PREFIX = "kappa/"
 

@@ -19,7 +19,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from geolm.config import GeoConfig
-from geolm.curvature.census import CLASSES, head_census, write_atomic
+from geolm.curvature.census import CLASSES, head_census
 from geolm.curvature.options import INITS
 from geolm.data.lexicon import Lexicon, load_lexicon
 from geolm.data.tokenizer import train_tokenizer
@@ -27,6 +27,7 @@ from geolm.errors import ConfigError
 from geolm.experiments.encode import encode
 from geolm.experiments.runner import SIZES, Budget, build_model, check_budget, evaluate, preset_name, train_model
 from geolm.experiments.tasks import BUILDERS
+from geolm.files import write_atomic
 
 
 @dataclass

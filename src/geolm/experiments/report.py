@@ -9,8 +9,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from geolm.curvature.census import CLASSES, write_atomic
+from geolm.curvature.census import CLASSES
 from geolm.experiments.scoring import HIGHER_IS_BETTER
+from geolm.files import write_atomic
 
 COLOURS = {"geometric": "tab:orange", "standard": "tab:blue"}
 CLASS_COLOURS = {"hyperbolic": "tab:blue", "euclidean": "tab:grey", "spherical": "tab:red"}

@@ -17,7 +17,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from transformers import PreTrainedTokenizerFast
 
-from geolm.curvature.census import census_counts, head_census, write_atomic
+from geolm.curvature.census import census_counts, head_census
 from geolm.curvature.options import INITS
 from geolm.data.lexicon import Lexicon, load_lexicon
 from geolm.data.tokenizer import save_tokenizer, train_tokenizer
@@ -37,6 +37,7 @@ from geolm.experiments.runner import (
 )
 from geolm.experiments.taskfiles import load_task_file
 from geolm.experiments.tasks import BUILDERS, Task
+from geolm.files import write_atomic
 from geolm.params import count_parameters
 
 

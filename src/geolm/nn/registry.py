@@ -13,8 +13,9 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Maps part names (the values of a config key such as `attention`) to the classes that build them."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, noun: str | None = None) -> None:
         self.kind = kind
+        self.noun = noun or f"{kind} part"  # what an error message calls an entry
         self._entries: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -22,7 +23,7 @@ class Registry(Generic[T]):
 
         def add(cls: T) -> T:
             if name in self._entries and self._entries[name] is not cls:
-                raise ValueError(f"{self.kind} part {name!r} is already registered")
+                raise ValueError(f"{self.noun} {name!r} is already registered")
             self._entries[name] = cls
             return cls
 
@@ -33,9 +34,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise ConfigError(
-                f"unknown {self.kind} part {name!r}; registered: {', '.join(sorted(self._entries))}"
-            ) from None
+            raise ConfigError(f"unknown {self.noun} {name!r}; registered: {', '.join(sorted(self._entries))}") from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -11,7 +11,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.tracking import get_available_trackers
-from accelerate.utils import LoggerType, ProjectConfiguration
+from accelerate.utils import DistributedDataParallelKwargs, LoggerType, ProjectConfiguration
 
 from geolm.errors import ConfigError
 from geolm.training.args import TrainArgs
@@ -28,8 +28,10 @@ def check_trackers(report_to: list[str]) -> None:
             raise ConfigError(f"train arg 'report_to': tracker {name!r} needs its package (pip install {name})")
 
 
-def make_accelerator(args: TrainArgs, run_dir: Path) -> Accelerator:
+def make_accelerator(args: TrainArgs, run_dir: Path, find_unused: bool = False) -> Accelerator:
     """A fresh Accelerator for this run; under `accelerate launch`/`torchrun` it joins the process group.
+
+    `find_unused` tells DDP that some parameters get no gradient in some steps (a phase froze them).
 
     The shared AcceleratorState is reset first (keeping the process group), as transformers' Trainer does,
     so one process can run several trainings with different precisions. wandb runs offline by default:
@@ -47,6 +49,7 @@ def make_accelerator(args: TrainArgs, run_dir: Path) -> Accelerator:
         log_with=args.report_to or None,
         project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(run_dir / "trackers")),
         step_scheduler_with_optimizer=False,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)] if find_unused else None,
     )
     if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":
         raise ConfigError("train arg 'mixed_precision': 'fp16' needs a GPU (accelerate would run fp32); use 'bf16'")

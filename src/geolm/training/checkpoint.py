@@ -38,6 +38,7 @@ from transformers.utils import logging as hf_logging
 from geolm.errors import CheckpointError
 
 LAST, BEST, STATE_DIR = "last", "best", "trainer_state"
+PHASE_PREFIX = "phase-"  # RUN_DIR/phase-<i>-<name>: the checkpoint a phase with `checkpoint: true` leaves
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,10 @@ def resume_checkpoint(resume: str | Path | None, run_dir: Path) -> Path | None:
 
 def recover_interrupted(run_dir: Path) -> None:
     """Undo what a save cut short between its two renames, and drop half-written temp dirs."""
-    for name in (LAST, BEST):
+    pending = {p.name[1:].rsplit(".", 1)[0] for p in run_dir.glob(".*.prev")} | {
+        p.name[1:].rsplit(".", 1)[0] for p in run_dir.glob(".*.tmp")
+    }
+    for name in sorted(pending):
         final, prev, tmp = run_dir / name, run_dir / f".{name}.prev", run_dir / f".{name}.tmp"
         if prev.is_dir() and not final.exists():
             prev.rename(final)

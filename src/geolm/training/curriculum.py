@@ -1,6 +1,12 @@
 """A curriculum is data: phases, each with its data mixture, loss terms, frozen parameters, learning-rate
 multipliers and length (a fraction of the schedule). The baseline is one phase of plain language modelling.
 
+A phase also reaches the model's parts: `part_settings` (`{kind: {key: value}}`, checked against the part's
+options) are applied when the phase starts, on resume and in evaluation; `losses` may name a part's auxiliary
+loss to change its weight (0 turns it off; a loss a phase does not name keeps its part's default weight).
+`checkpoint: true` saves RUN_DIR/phase-<i>-<name> when the phase ends, and `lr_schedule` gives the phase its
+own warmup and cosine decay in place of the run's.
+
 Parameters are sorted into named groups by `Curriculum.group_of` (first matching pattern in `groups`, else
 "default"); a phase scales the learning rate of a group with `lr_mult` and freezes parameters whose name or
 group matches one of its `freeze` patterns. Systems extend the grouping by adding patterns, or by
@@ -9,6 +15,7 @@ subclassing and overriding `group_of`.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -22,8 +29,26 @@ DEFAULT_GROUP = "default"
 
 
 @dataclass
+class PhaseSchedule:
+    """A phase's own learning rate: warmup to `peak` over `warmup_steps`, cosine down to `min_lr_ratio` of it
+    at the phase's last step."""
+
+    peak: float
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1
+
+    def check(self, where: str) -> None:
+        if not (isinstance(self.peak, int | float) and self.peak > 0):
+            raise ConfigError(f"{where}: lr_schedule 'peak' must be a positive number, got {self.peak!r}")
+        if not (isinstance(self.warmup_steps, int) and self.warmup_steps >= 0):
+            raise ConfigError(f"{where}: lr_schedule 'warmup_steps' must be a non-negative integer")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError(f"{where}: lr_schedule 'min_lr_ratio' must be in [0, 1], got {self.min_lr_ratio}")
+
+
+@dataclass
 class Phase:
-    """One stage of training; `forward_kwargs` go to the model's forward (e.g. `output_hidden_states`)."""
+    """One stage of training (see the module docstring for what each field does)."""
 
     name: str
     length: float = 1.0
@@ -31,7 +56,15 @@ class Phase:
     mixture: dict[str, float] | None = None
     freeze: list[str] = field(default_factory=list)
     lr_mult: dict[str, float] = field(default_factory=dict)
-    forward_kwargs: dict[str, Any] = field(default_factory=dict)
+    part_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    checkpoint: bool = False
+    lr_schedule: PhaseSchedule | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lr_schedule, dict):
+            where = f"phase {self.name!r}"
+            _check_keys(self.lr_schedule, [f.name for f in fields(PhaseSchedule)], f"{where}: lr_schedule")
+            self.lr_schedule = PhaseSchedule(**self.lr_schedule)
 
 
 @dataclass
@@ -91,8 +124,25 @@ class Curriculum:
     def phase_index(self, step: int, steps: int) -> int:
         return next((i for i, end in enumerate(self.ends(steps)) if step < end), len(self.phases) - 1)
 
-    def validate(self, sources: list[str], param_names: list[str]) -> None:
-        """Check every name a phase uses against what exists: loss terms, data sources, groups, parameters."""
+    def start(self, index: int, steps: int) -> int:
+        """The first step of phase `index`."""
+        return self.ends(steps)[index - 1] if index else 0
+
+    def find(self, phase: str | int) -> int:
+        """The index of a phase given by name or by number; `ConfigError` listing the phases otherwise."""
+        names = [p.name for p in self.phases]
+        if isinstance(phase, str) and phase.isdigit():
+            phase = int(phase)
+        if isinstance(phase, int) and 0 <= phase < len(names):
+            return phase
+        if phase in names:
+            return names.index(phase)
+        listed = ", ".join(f"{i} {n!r}" for i, n in enumerate(names))
+        raise ConfigError(f"no phase {phase!r} in the curriculum; phases: {listed}")
+
+    def validate(self, sources: list[str], param_names: list[str], aux_losses: Collection[str] = ()) -> None:
+        """Check every name a phase uses against what exists: loss terms (registered, or a part's auxiliary
+        losses), data sources, groups, parameters."""
         total = sum(p.length for p in self.phases)
         if abs(total - 1.0) > 1e-6:
             raise ConfigError(f"curriculum phase lengths must sum to 1, got {total:g}")
@@ -103,9 +153,16 @@ class Curriculum:
                 raise ConfigError(f"{here}: 'length' must be positive, got {phase.length}")
             if not phase.losses:
                 raise ConfigError(f"{here}: 'losses' must name at least one loss term")
-            for name in phase.losses:
-                if name not in LOSSES:
-                    raise ConfigError(f"{here}: unknown loss {name!r}; registered: {', '.join(LOSSES.names())}")
+            for name, weight in phase.losses.items():
+                if name not in LOSSES and name not in aux_losses:
+                    known = ", ".join([*LOSSES.names(), *sorted(aux_losses)])
+                    raise ConfigError(f"{here}: unknown loss {name!r}; registered or from the model's parts: {known}")
+                if not isinstance(weight, int | float) or weight < 0:
+                    raise ConfigError(f"{here}: weight of loss {name!r} must be a number >= 0, got {weight!r}")
+            if not any(phase.losses.get(name, 0) > 0 for name in LOSSES.names()):
+                raise ConfigError(f"{here}: 'losses' must give at least one registered loss term a positive weight")
+            if phase.lr_schedule is not None:
+                phase.lr_schedule.check(here)
             for name, weight in (phase.mixture or {}).items():
                 if name not in sources:
                     raise ConfigError(f"{here}: unknown data source {name!r}; available: {', '.join(sources)}")

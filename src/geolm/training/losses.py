@@ -17,7 +17,7 @@ from geolm.nn.registry import Registry
 
 LossFn = Callable[[nn.Module, Mapping[str, torch.Tensor], Any], torch.Tensor]
 
-LOSSES: Registry[LossFn] = Registry("loss")
+LOSSES: Registry[LossFn] = Registry("loss", noun="loss")
 
 
 @LOSSES.register("lm")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import time
 from collections.abc import Mapping
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,15 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from geolm.data import TokenBlocks
-from geolm.errors import CheckpointError, TrainingError
+from geolm.errors import CheckpointError, ConfigError, TrainingError
 from geolm.metrics import model_metrics
+from geolm.systems import register_training
 from geolm.training.accel import make_accelerator
 from geolm.training.args import TrainArgs
 from geolm.training.checkpoint import (
     BEST,
     LAST,
+    PHASE_PREFIX,
     read_checkpoint,
     recover_interrupted,
     restore_training_state,
@@ -73,6 +76,7 @@ class StepOutcome:
     terms: dict[str, float]
     grad_norm: float
     status: str  # "ok", "overflow" (fp16 scaler skipped the update) or "nonfinite"
+    stats: dict[str, float] = field(default_factory=dict)
 
 
 def train(
@@ -85,18 +89,24 @@ def train(
     tokenizer: Any = None,
     curriculum: Curriculum | None = None,
     resume: str | Path | None = None,
+    start_phase: str | int | None = None,
 ) -> TrainResult:
     """Train `model` (any HF causal LM taking `input_ids` and `labels`) and write checkpoints to `run_dir`.
 
     `train_data` is one `TokenBlocks` or named sources for curriculum mixtures; `resume` is None (start
-    fresh), "auto" (RUN_DIR/last if it exists) or a checkpoint or run directory.
+    fresh), "auto" (RUN_DIR/last if it exists) or a checkpoint or run directory. `start_phase` (a name or
+    number) starts at that phase's first step from the `resume` checkpoint, skipping the phases before it.
     """
     run_dir = Path(run_dir)
+    register_training()  # every system's loss terms, so a curriculum may name any of them
     curriculum = curriculum or Curriculum.baseline()
     sources = as_sources(train_data)
-    curriculum.validate(list(sources), [name for name, _ in model.named_parameters()])
+    aux_defaults = default_loss_weights(model)
+    curriculum.validate(list(sources), [name for name, _ in model.named_parameters()], aux_defaults)
+    check_phase_settings(model, curriculum)
+    start_index = curriculum.find(start_phase) if start_phase is not None else None
     run_dir.mkdir(parents=True, exist_ok=True)
-    accelerator = make_accelerator(args, run_dir)
+    accelerator = make_accelerator(args, run_dir, find_unused=any(p.freeze for p in curriculum.phases))
     if accelerator.is_main_process:
         recover_interrupted(run_dir)
     accelerator.wait_for_everyone()
@@ -108,11 +118,15 @@ def train(
     state = RunState()
     ckpt = resume_checkpoint(resume, run_dir)
     if ckpt is None:
+        if start_index:
+            raise CheckpointError(f"starting at phase {start_phase!r} needs a checkpoint to start from (resume=...)")
         refuse_to_overwrite(run_dir)
     else:
         saved = read_checkpoint(ckpt, model, tokenizer)
         state = RunState(**{key: saved[key] for key in asdict(state)})
         stream.load_state(saved["data"])
+        if start_index is not None:
+            state = skip_to_phase(state, curriculum, start_index, args.steps, ckpt)
     run_config = {
         "train_args": args.to_dict(),
         "model_config": model.config.to_dict() if hasattr(model, "config") else None,
@@ -128,9 +142,40 @@ def train(
     return trainer.run()
 
 
+def default_loss_weights(model: nn.Module) -> dict[str, float]:
+    """The auxiliary losses a geolm model's parts declare, with their default weights ({} for other models)."""
+    declared = getattr(model, "default_loss_weights", None)
+    return declared() if callable(declared) else {}
+
+
+def check_phase_settings(model: nn.Module, curriculum: Curriculum) -> None:
+    """Every phase's `part_settings` must fit the model's parts, checked before any step runs."""
+    for i, phase in enumerate(curriculum.phases):
+        if not phase.part_settings:
+            continue
+        if not hasattr(model, "check_part_settings"):
+            raise ConfigError(f"curriculum phase {i} ({phase.name!r}): part_settings need a geolm model")
+        try:
+            model.check_part_settings(phase.part_settings)
+        except ConfigError as err:
+            raise ConfigError(f"curriculum phase {i} ({phase.name!r}): {err}") from None
+
+
+def skip_to_phase(state: RunState, curriculum: Curriculum, index: int, steps: int, ckpt: Path) -> RunState:
+    """The run state that starts phase `index` from a checkpoint saved at or before its first step."""
+    first = curriculum.start(index, steps)
+    if state.step > first:
+        raise CheckpointError(
+            f"{ckpt} is at step {state.step}, past the start of phase {index} "
+            f"({curriculum.phases[index].name!r}, step {first}); resume from it without a start phase"
+        )
+    return RunState(step=first, best_val_loss=state.best_val_loss, phase_index=index - 1, skipped_steps=0)
+
+
 def refuse_to_overwrite(run_dir: Path) -> None:
     """A fresh start would replace the checkpoints a run dir already holds; make that a decision, not an accident."""
-    held = [name for name in (LAST, BEST) if existing_checkpoint(run_dir / name)]
+    names = [LAST, BEST, *sorted(p.name for p in run_dir.glob(f"{PHASE_PREFIX}*"))]
+    held = [name for name in names if existing_checkpoint(run_dir / name)]
     if held:
         raise CheckpointError(
             f"{run_dir} already holds checkpoint(s) {', '.join(held)}; resume with resume='auto' "
@@ -162,7 +207,8 @@ class Trainer:
         )
         accepts_use_cache = "use_cache" in inspect.signature(self.raw_model.forward).parameters
         self.base_kwargs = {"use_cache": False} if accepts_use_cache else {}  # no KV cache while training
-        self.frozen: list[nn.Parameter] = []
+        self.aux_defaults = default_loss_weights(self.raw_model)
+        self.trainable = {name for name, p in self.raw_model.named_parameters() if p.requires_grad}
         self.applied_phase = -1
         self.bad_streak = 0
         self.lr = 0.0
@@ -177,7 +223,7 @@ class Trainer:
             with self.log:
                 while self.state.step < args.steps:
                     phase = self.enter_phase(self.state.step)
-                    self.lr = args.lr * lr_factor(self.state.step, args.steps, args.warmup_steps, args.min_lr_ratio)
+                    self.lr = self.scheduled_lr(self.state.step, phase)
                     set_learning_rates(self.optimizer, self.lr, phase)
                     started = time.perf_counter()
                     outcome = self.train_step(self.state.step, phase)
@@ -207,13 +253,29 @@ class Trainer:
     def due(self, every: int) -> bool:
         return every > 0 and self.state.step % every == 0
 
+    def scheduled_lr(self, step: int, phase: Phase) -> float:
+        """The run's warmup and cosine, or the phase's own `lr_schedule` over the phase's steps."""
+        args, plan = self.args, phase.lr_schedule
+        if plan is None:
+            return args.lr * lr_factor(step, args.steps, args.warmup_steps, args.min_lr_ratio)
+        index = self.applied_phase
+        first, end = self.curriculum.start(index, args.steps), self.curriculum.ends(args.steps)[index]
+        return plan.peak * lr_factor(step - first, end - first, plan.warmup_steps, plan.min_lr_ratio)
+
     def enter_phase(self, step: int) -> Phase:
-        """The phase of `step`; on a change, re-select frozen parameters and log the transition."""
+        """The phase of `step`; on a change (or a resume into it), freeze what the phase freezes, hand its
+        settings to the model's parts and log the transition.
+
+        A frozen parameter stops requiring gradients, so backward skips it, the optimizer leaves it alone
+        (no gradient, no weight decay) and DDP's reducer, built with `find_unused_parameters`, passes it by.
+        """
         index = self.curriculum.phase_index(step, self.args.steps)
         phase = self.curriculum.phases[index]
         if index != self.applied_phase:
-            named = self.raw_model.named_parameters()
-            self.frozen = [p for name, p in named if self.curriculum.is_frozen(phase, name)]
+            for name, param in self.raw_model.named_parameters():
+                param.requires_grad_(name in self.trainable and not self.curriculum.is_frozen(phase, name))
+            if hasattr(self.raw_model, "set_part_settings"):
+                self.raw_model.set_part_settings(phase.part_settings)
             self.applied_phase = index
             if index != self.state.phase_index:  # a transition, not a resume into the phase already logged
                 self.state.phase_index = index
@@ -231,26 +293,38 @@ class Trainer:
         world, rank, size = acc.num_processes, acc.process_index, args.batch_size
         micro = [self.stream.next_batch(size * world, phase.mixture, step, m) for m in range(args.grad_accum)]
         window_tokens = max(sum(loss_tokens(b["labels"]) for b in micro), 1)
-        names = list(phase.losses)
-        weights = torch.tensor([phase.losses[n] for n in names], device=acc.device)
+        terms = [n for n in phase.losses if n in LOSSES]
+        aux = sorted(self.aux_defaults)
+        names = terms + aux
+        weights = [phase.losses[n] for n in terms] + [phase.losses.get(n, self.aux_defaults[n]) for n in aux]
+        weight_vector = torch.tensor(weights, device=acc.device)
         totals = torch.zeros(len(names) + 1, device=acc.device)
+        stats = StatSums()
         for m, batch in enumerate(micro):
             local = {k: v[rank * size : (rank + 1) * size].to(acc.device) for k, v in batch.items()}
             share = loss_tokens(local["labels"]) * world / window_tokens
             last_micro = m == args.grad_accum - 1  # gradients are all-reduced once, after the last micro-step
             with nullcontext() if last_micro else acc.no_sync(self.model):
                 with acc.autocast():
-                    outputs = self.model(**local, **self.base_kwargs, **phase.forward_kwargs)
-                    values = torch.stack([LOSSES.get(n)(self.raw_model, local, outputs).float() for n in names])
-                    loss = (values * weights).sum()
+                    outputs = self.model(**local, **self.base_kwargs)
+                    values = self.loss_values(terms, aux, local, outputs)
+                    loss = (values * weight_vector).sum()
                 acc.backward(loss * share)
             totals += share * torch.cat([loss.detach()[None], values.detach()])
+            stats.add(getattr(outputs, "part_stats", None), local["labels"] != IGNORE_INDEX)
         totals = (acc.reduce(totals, "sum") / world).tolist()  # token-weighted means over the global batch
-        for param in self.frozen:
-            param.grad = None
         grad_norm = float(acc.clip_grad_norm_(self.model.parameters(), args.clip or math.inf))
         status = self.apply_update(math.isfinite(totals[0]), math.isfinite(grad_norm))
-        return StepOutcome(totals[0], dict(zip(names, totals[1:], strict=True)), grad_norm, status)
+        terms_out = dict(zip(names, totals[1:], strict=True))
+        return StepOutcome(totals[0], terms_out, grad_norm, status, stats.reduced(acc))
+
+    def loss_values(self, terms: list[str], aux: list[str], batch: dict, outputs: Any) -> torch.Tensor:
+        """The registered loss terms of the phase, then every auxiliary loss the parts declare (0 if not added)."""
+        values = [LOSSES.get(n)(self.raw_model, batch, outputs).float() for n in terms]
+        added = getattr(outputs, "aux_losses", None) or {}
+        zero = outputs.loss.new_zeros(())
+        values += [added[n].float() if n in added else zero for n in aux]
+        return torch.stack(values)
 
     def apply_update(self, finite_loss: bool, finite_grads: bool) -> str:
         """Step the optimizer, or skip a non-finite step; under fp16 an overflow is the scaler's to skip."""
@@ -287,6 +361,7 @@ class Trainer:
             record = {"step": step, "loss": outcome.loss, "lr": self.lr, "tokens_per_s": tokens_per_s}
             record.update(grad_norm=outcome.grad_norm, overflow=outcome.status == "overflow")
             record.update({f"loss/{name}": value for name, value in outcome.terms.items()})
+            record.update(outcome.stats)
             record.update(model_metrics(self.raw_model))
             self.log.record(record)
 
@@ -304,6 +379,12 @@ class Trainer:
         periodic = self.due(args.save_every) and self.bad_streak == 0
         if periodic or final or step == args.stop_after:
             self.save(LAST)
+        index = self.applied_phase
+        phase = self.curriculum.phases[index]
+        if phase.checkpoint and step == self.curriculum.ends(args.steps)[index]:
+            name = phase_checkpoint_name(index, phase.name)
+            self.save(name)
+            self.log.say(f"step {step}: phase {index} {phase.name!r} ended, saved {self.run_dir / name}")
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -340,6 +421,54 @@ class Trainer:
             state=state,
             run_config=self.run_config,
         )
+
+
+IGNORE_INDEX = -100
+
+
+class StatSums:
+    """Per-token part statistics summed over the real tokens of each micro-batch, for a mean over the step."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.tokens: torch.Tensor | None = None
+
+    def add(self, part_stats: dict[str, torch.Tensor] | None, real: torch.Tensor) -> None:
+        if not part_stats:
+            return
+        weight = real.float()
+        for name, value in part_stats.items():
+            mask = weight.reshape(*weight.shape, *([1] * (value.dim() - 2)))
+            total = (value * mask).sum(dim=(0, 1))
+            self.sums[name] = self.sums[name] + total if name in self.sums else total
+        count = weight.sum()
+        self.tokens = count if self.tokens is None else self.tokens + count
+
+    def reduced(self, accelerator: Accelerator) -> dict[str, float]:
+        """Means over every real token of the step on every process, as `stats/<name>` (`stats/<name>/<i>` for
+        a statistic with one value per expert, head, ...)."""
+        if self.tokens is None:
+            return {}
+        names = sorted(self.sums)
+        flat = torch.cat([self.sums[n].reshape(-1) for n in names] + [self.tokens.reshape(1)])
+        flat = accelerator.reduce(flat, "sum")
+        means = (flat[:-1] / flat[-1].clamp(min=1)).tolist()
+        out: dict[str, float] = {}
+        offset = 0
+        for name in names:
+            size = self.sums[name].numel()
+            values = means[offset : offset + size]
+            offset += size
+            if self.sums[name].dim() == 0:
+                out[f"stats/{name}"] = values[0]
+            else:
+                out.update({f"stats/{name}/{i}": v for i, v in enumerate(values)})
+        return out
+
+
+def phase_checkpoint_name(index: int, name: str) -> str:
+    """RUN_DIR/phase-<i>-<name>, the name cut to characters every file system takes."""
+    return f"{PHASE_PREFIX}{index}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}"
 
 
 def existing_checkpoint(path: Path) -> Path | None:

@@ -1,0 +1,127 @@
+"""One way for every part to declare, read and check its options, and to take phase settings.
+
+A part's options are a frozen dataclass deriving from `PartOptions`, each field declared with `option()`:
+its default, what values it allows, and whether a curriculum phase may change it while training (`phase=True`:
+a runtime value such as an iteration limit, never a shape). The config holds them as
+`part_options = {kind: {key: value}}`; `GeoConfig` checks them when it is created, so a misspelt key or a value
+out of range fails before a model is built.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, ClassVar, Self
+
+from geolm.errors import ConfigError
+
+Check = Callable[[Any], bool]
+
+
+def option(default: Any, check: Check, allowed: str, *, phase: bool = False) -> Any:
+    """A dataclass field with the test its values must pass, the words naming what passes, and whether a phase
+    may set it."""
+    return field(default=default, metadata={"check": check, "allowed": allowed, "phase": phase})
+
+
+def is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def non_negative(value: Any) -> bool:
+    return is_real(value) and value >= 0
+
+
+def positive(value: Any) -> bool:
+    return is_real(value) and value > 0
+
+
+def boolean(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def in_interval(low: float, high: float, *, closed_high: bool = False) -> Check:
+    """[low, high) or, with `closed_high`, [low, high]."""
+    return lambda v: is_real(v) and low <= v and (v <= high if closed_high else v < high)
+
+
+def one_of(*allowed: Any) -> Check:
+    return lambda v: v in allowed
+
+
+@dataclass(frozen=True)
+class PartOptions:
+    """Base of every part's options; `kind` is the config key of the part ("attention", "ffn", ...)."""
+
+    kind: ClassVar[str] = ""
+
+    @classmethod
+    def where(cls) -> str:
+        return f"part_options[{cls.kind!r}]"
+
+    @classmethod
+    def from_config(cls, config: Any) -> Self:
+        """The options in `config.part_options[kind]` (missing keys take defaults), checked."""
+        return cls.from_mapping((config.part_options or {}).get(cls.kind, {}))
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> Self:
+        """Options from JSON-like data: lists become tuples; an unknown key or a bad value is a `ConfigError`."""
+        cls._refuse_unknown(raw, [f.name for f in fields(cls)], cls.where())
+        options = cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in raw.items()})
+        options.check()
+        return options
+
+    @classmethod
+    def phase_keys(cls) -> list[str]:
+        """The options a curriculum phase may set."""
+        return [f.name for f in fields(cls) if f.metadata.get("phase")]
+
+    def with_settings(self, settings: Mapping[str, Any], where: str = "part_settings") -> Self:
+        """These options with a phase's settings applied; only keys declared with `phase=True` may be set."""
+        allowed = self.phase_keys()
+        here = f"{where}[{self.kind!r}]"
+        if not allowed and settings:
+            raise ConfigError(f"{here}: this {self.kind} part takes no phase settings")
+        self._refuse_unknown(settings, allowed, here)
+        updated = replace(self, **{key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()})
+        updated.check(here)
+        return updated
+
+    def check(self, where: str | None = None) -> None:
+        """Raise `ConfigError` naming the first key whose value fails its declared test, then `check_together`."""
+        where = where or self.where()
+        for spec in fields(self):
+            test = spec.metadata.get("check")
+            value = getattr(self, spec.name)
+            if test is not None and not _passes(test, value):
+                raise ConfigError(f"{where}[{spec.name!r}] must be {spec.metadata['allowed']}, got {value!r}")
+        self.check_together(where)
+
+    def check_together(self, where: str) -> None:
+        """Checks that involve several keys; subclasses override it."""
+
+    @staticmethod
+    def _refuse_unknown(raw: Mapping[str, Any], allowed: list[str], where: str) -> None:
+        unknown = sorted(set(raw) - set(allowed))
+        if unknown:
+            listed = ", ".join(allowed) or "none"
+            raise ConfigError(f"{where} has unknown key(s) {unknown}; allowed: {listed}")
+
+
+def _passes(test: Check, value: Any) -> bool:
+    try:
+        return bool(test(value))
+    except TypeError:
+        return False
+
+
+def options_class(part: Any) -> type[PartOptions] | None:
+    """The options class a registered part declares as `options_class`, or None for a part without options."""
+    declared = getattr(part, "options_class", None)
+    return declared if isinstance(declared, type) and issubclass(declared, PartOptions) else None
