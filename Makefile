@@ -11,7 +11,9 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install lock test test-latest demo bench lint format clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install system lock test test-latest demo bench lint format clean
 
 install: $(STAMP)
 
@@ -29,7 +31,11 @@ lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --upgrade --extra dev --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links --constraint lock-constraints.txt --output-file $(LOCK) pyproject.toml
 
-test: $(STAMP)
+# A C++ compiler for torch.compile's CPU kernels (geolm train --compile and its tests).
+system:
+	command -v g++ >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq g++; }
+
+test: $(STAMP) system
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q
 
@@ -47,7 +53,7 @@ test-latest:
 demo: $(STAMP)
 	$(BIN)/geolm demo
 
-bench: $(STAMP)
+bench: $(STAMP) system
 	$(BIN)/python benchmarks/run.py
 
 lint: $(STAMP)

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from geolm.compiling import compile_for_generation
 from geolm.coordinate.cli import CoordinateFlags, coordinate_generate
 from geolm.inference.conversation import render_chat, reply_end_ids
 from geolm.inference.generation import SamplingOptions, encode_prompt, generate_text
@@ -56,6 +57,7 @@ RefinementSteps = Annotated[
     int, typer.Option("--refinement-steps", help="coordinate models: refine the prompt's coordinates first")
 ]
 NoRefinement = Annotated[bool, typer.Option("--no-refinement", help="use predicted coordinates only (the default)")]
+Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the forward (pays off for long generations)")]
 Stats = Annotated[
     bool, typer.Option("--stats", help="print what the model's parts report for each new token, and their means")
 ]
@@ -83,6 +85,7 @@ def generate(
     refinement_steps: RefinementSteps = 0,
     no_refinement: NoRefinement = False,
     stats: Stats = False,
+    compile: Compile = False,
 ) -> None:
     """Continue a prompt; a prompt that leaves no room for --max-new-tokens in the context is an error."""
     options = SamplingOptions(
@@ -91,6 +94,8 @@ def generate(
     flags = CoordinateFlags(adaptive, show_uncertainty, analyze_coordinates, plot, refinement_steps, no_refinement)
     flags.check(greedy)
     model, tokenizer = load_for_inference(checkpoint, device=device)
+    if compile:
+        compile_for_generation(model)
     flags.require_coordinates(model, checkpoint)
     if chat:
         prompt_ids = render_chat(tokenizer, [{"role": "user", "content": prompt}], add_generation_prompt=True)

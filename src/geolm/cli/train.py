@@ -33,6 +33,7 @@ def train(
     log_every: int = typer.Option(10, help="write a metrics record every K steps"),
     mixed_precision: str = typer.Option("no", help="no | bf16 | fp16"),
     gradient_checkpointing: bool = typer.Option(False, help="recompute activations in backward"),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model (inductor); first steps compile"),
     report_to: list[str] | None = typer.Option(None, help="trackers: tensorboard, wandb (offline), ..."),
     tokenizer: Path | None = typer.Option(None, help="an existing tokenizer directory to use"),
     vocab_size: int | None = typer.Option(None, help="vocabulary of a newly trained tokenizer (default: preset's)"),
@@ -63,6 +64,7 @@ def train(
         seed=seed,
         mixed_precision=mixed_precision,
         gradient_checkpointing=gradient_checkpointing,
+        compile=compile,
         report_to=report_to or [],
     )
     plan = Curriculum.from_file(curriculum) if curriculum else None

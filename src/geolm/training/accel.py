@@ -11,8 +11,9 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.tracking import get_available_trackers
-from accelerate.utils import DistributedDataParallelKwargs, LoggerType, ProjectConfiguration
+from accelerate.utils import DistributedDataParallelKwargs, LoggerType, ProjectConfiguration, TorchDynamoPlugin
 
+from geolm.compiling import check_compile
 from geolm.errors import ConfigError
 from geolm.training.args import TrainArgs
 
@@ -38,6 +39,9 @@ def make_accelerator(args: TrainArgs, run_dir: Path, find_unused: bool = False) 
     no network is assumed, and `wandb sync` uploads later.
     """
     check_trackers(args.report_to)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.compile:
+        check_compile(device)
     if "wandb" in args.report_to:
         os.environ.setdefault("WANDB_MODE", "offline")
         os.environ.setdefault("WANDB_DIR", str(run_dir))
@@ -50,6 +54,7 @@ def make_accelerator(args: TrainArgs, run_dir: Path, find_unused: bool = False) 
         project_config=ProjectConfiguration(project_dir=str(run_dir), logging_dir=str(run_dir / "trackers")),
         step_scheduler_with_optimizer=False,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)] if find_unused else None,
+        dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.compile else None,
     )
     if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":
         raise ConfigError("train arg 'mixed_precision': 'fp16' needs a GPU (accelerate would run fp32); use 'bf16'")

@@ -14,6 +14,7 @@ MIXED_PRECISION = ("no", "bf16", "fp16")
 class TrainArgs:
     """Settings of one run. `steps` is the length of the whole schedule; `stop_after` ends this process early.
 
+    `compile` runs the model through `torch.compile` (inductor, via accelerate's dynamo plugin).
     `batch_size` is per device and per micro-step: one optimizer step sees
     `batch_size * grad_accum * num_processes` blocks. `clip` of 0 disables clipping; `eval_every`,
     `save_every` and `log_every` of 0 disable the periodic action (the end of the run still evaluates,
@@ -32,6 +33,7 @@ class TrainArgs:
     clip: float = 1.0
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
+    compile: bool = False
     eval_every: int = 100
     eval_batches: int = 8
     save_every: int = 500
