@@ -17,7 +17,7 @@ from geolm.nn.cache import GeoCache
 from geolm.testing import assert_cache_matches_forward, full_forward_greedy
 from test_modeling import randomized
 
-CAUSAL_FAMILIES = ["llama-tiny", "geometric-llama-tiny", "curvature-tiny"]
+CAUSAL_FAMILIES = ["llama-tiny", "geometric-llama-tiny", "curvature-tiny", "mgm-tiny"]
 
 
 def forgetful(model: GeoForCausalLM) -> GeoForCausalLM:
@@ -87,7 +87,7 @@ def test_assisted_decoding_gives_the_models_own_greedy_continuation(preset: str,
     assistant = randomized(GeoForCausalLM(GeoConfig.from_preset(preset, num_hidden_layers=1))).eval()
     with torch.no_grad():  # a different model, so that some of its drafts are rejected
         for param in assistant.parameters():
-            param.add_(torch.randn_like(param) * param.std().clamp(min=0.1))
+            param.add_(torch.randn_like(param) * param.std(correction=0).clamp(min=0.1))
     prompt = torch.randint(3, 512, (1, 5))
     rewinds = []
     crop = GeoCache.crop

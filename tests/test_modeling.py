@@ -117,8 +117,9 @@ def test_generate_strategies_run_with_hf_implementations() -> None:
     assert len(set(new)) >= 6
 
 
-def test_save_and_load_in_fresh_process(tmp_path) -> None:
-    model = randomized(GeoForCausalLM(GeoConfig.from_preset("llama-tiny")))
+@pytest.mark.parametrize("preset", ["llama-tiny", "mgm-tiny"])
+def test_save_and_load_in_fresh_process(tmp_path, preset: str) -> None:
+    model = randomized(GeoForCausalLM(GeoConfig.from_preset(preset)))
     model.save_pretrained(tmp_path)
     assert (tmp_path / "model.safetensors").exists()
     tokens = torch.arange(3, 19).unsqueeze(0)
@@ -128,6 +129,7 @@ def test_save_and_load_in_fresh_process(tmp_path) -> None:
         "import torch, geolm, json;"
         "from transformers import AutoModelForCausalLM;"
         f"m = AutoModelForCausalLM.from_pretrained({str(tmp_path)!r});"
+        "m.generate(torch.arange(3, 9).unsqueeze(0), max_new_tokens=3, do_sample=False, pad_token_id=0);"
         "print(json.dumps(m(torch.arange(3, 19).unsqueeze(0)).logits[0, -1, :5].tolist()))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -41,6 +41,7 @@ class GeoModelOutput(BaseModelOutputWithPast):
 
     aux_losses: dict[str, torch.Tensor] | None = None
     part_stats: dict[str, torch.Tensor] | None = None
+    router_logits: tuple[torch.Tensor, ...] | None = None
 
 
 @dataclass
@@ -49,12 +50,14 @@ class GeoCausalLMOutput(CausalLMOutputWithPast):
 
     `loss` stays the language-model loss, so perplexity compares across families; `aux_loss` is the sum of
     `aux_losses` at the weights their parts declare (what the trainer adds unless a phase changes a weight).
-    Unlike Mixtral's, the auxiliary losses are always computed: nothing needs switching on.
+    Unlike Mixtral's, the auxiliary losses are always computed: nothing needs switching on. `router_logits`
+    holds one (tokens, experts) tensor per mixture layer, as Mixtral names and shapes them.
     """
 
     aux_loss: torch.Tensor | None = None
     aux_losses: dict[str, torch.Tensor] | None = None
     part_stats: dict[str, torch.Tensor] | None = None
+    router_logits: tuple[torch.Tensor, ...] | None = None
 
 
 class GeoDecoderLayer(GradientCheckpointingLayer):
@@ -202,6 +205,7 @@ class GeoModel(GeoPreTrainedModel):
             hidden_states=tuple(all_hidden) if want_hidden else None,
             aux_losses=aux_losses,
             part_stats=part_stats,
+            router_logits=tuple(ctx.router_logits) or None,
             **{CACHE_KWARG: cache},
         )
 
@@ -312,6 +316,7 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
             aux_loss=weighted_aux_loss(out.aux_losses, self.default_loss_weights()),
             aux_losses=out.aux_losses,
             part_stats=out.part_stats,
+            router_logits=out.router_logits,
             **{CACHE_KWARG: getattr(out, CACHE_KWARG)},
         )
 

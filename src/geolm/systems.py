@@ -21,6 +21,7 @@ class System:
 SYSTEMS: tuple[System, ...] = (
     System("coordinate", "geolm.coordinate", training="geolm.coordinate.curriculum"),
     System("curvature", "geolm.curvature"),
+    System("experts", "geolm.experts", training="geolm.experts.curriculum"),
 )
 
 

@@ -96,6 +96,23 @@ def expmap0(u: torch.Tensor, k: torch.Tensor | float) -> torch.Tensor:
 
 
 @full_precision
+def logmap0(y: torch.Tensor, k: torch.Tensor | float) -> torch.Tensor:
+    """The tangent vector at the origin that reaches y: artan_κ(‖y‖)·y/‖y‖, the inverse of `expmap0` (inside
+    the ball for κ < 0; on the sphere, the shorter geodesic)."""
+    return y * artan_ratio(as_curvature(k, y) * sq_norm(y))
+
+
+@full_precision
+def squash_tangent(u: torch.Tensor, k: torch.Tensor | float, radius: float) -> torch.Tensor:
+    """u shortened smoothly so that its geodesic length √|κ|·‖u‖ stays below `radius`: R·tanh(s/R) for
+    length s. It is the identity to first order for short vectors and exactly so at κ = 0, so the
+    Euclidean limit is continuous; on the sphere it keeps points away from the antipode of the origin, in
+    the ball away from the boundary."""
+    z = as_curvature(k, u).abs() * sq_norm(u) / radius**2
+    return u * tan_ratio(-z)  # tan_ratio(-z) = tanh(√z)/√z, analytic at z = 0
+
+
+@full_precision
 def project(x: torch.Tensor, k: torch.Tensor | float, eps: float | None = None) -> torch.Tensor:
     """Pull points of the ball (κ < 0) to norm <= (1 - eps)/√-κ; identity for κ >= 0."""
     k = as_curvature(k, x)

@@ -45,6 +45,7 @@ class ForwardContext:
     detail: bool = False
     aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
     part_stats: dict[str, torch.Tensor] = field(default_factory=dict)
+    router_logits: list[torch.Tensor] = field(default_factory=list)
     _stat_counts: dict[str, int] = field(default_factory=dict)
     _closed: bool = False
 
@@ -78,6 +79,11 @@ class ForwardContext:
             value = previous + (value - previous) / (count + 1)
         self.part_stats[name] = value
         self._stat_counts[name] = count + 1
+
+    def add_router_logits(self, logits: torch.Tensor) -> None:
+        """A mixture part's router logits (tokens, experts) for this layer, exposed as HF's `router_logits`."""
+        if not self._closed:
+            self.router_logits.append(logits)
 
     def close(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """End the forward: later additions (recomputation under activation checkpointing) are ignored."""

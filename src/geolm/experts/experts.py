@@ -1,0 +1,153 @@
+"""Experts that compute in their own geometry: one module per geometry, holding that group's stacked weights.
+
+Every expert maps a token's hidden state x (width D) to a tangent vector at the origin, u = x/√D, computes a
+two-layer network whose hidden layer lives on its manifold, and returns √D times a tangent vector at the
+origin. The geometries (docs/experts.md has the formulas):
+
+- euclidean, hyperbolic, spherical: a hyperbolic-network MLP (Ganea et al. 2018) on the κ-stereographic
+  manifold, h = expmap0(W₁u) ⊕_κ b₁, a = silu(logmap0(h)), y = expmap0(W₂a) ⊕_κ b₂, out = logmap0(y); the
+  Möbius sums are where the geometry enters, and κ = 0 is exactly W₂·silu(W₁u + b₁) + b₂. Hyperbolic
+  κ = −2·sigmoid(raw) (the Poincaré ball with Möbius layers), spherical κ = +2·sigmoid(raw);
+- lorentz: HELM-style layers on the hyperboloid of curvature −c through space parts (time recomputed):
+  xₛ = expmap0(u), h = W₁xₛ + b₁, a = silu(h), out = logmap0(W₂a + b₂), c = 2·sigmoid(raw);
+- simplex: the hidden layer is a point of the probability simplex, p = softmax(W₁u + b₁), read in the
+  Fisher–Rao geometry as its logarithm at the barycentre, out = W₂·log_b(p) + b₂;
+- complex: complex weights stored as real pairs (`torch.view_as_complex` in forward), z = W₁u + b₁,
+  a = z·sigmoid(|z|) (phase kept), out = Re(W₂a) + b₂.
+
+Tangent vectors of curved geometries pass through `squash_tangent` (geodesic length below
+`tangent_radius`), which keeps spherical points off the antipode and hyperbolic ones off the boundary.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geolm.geometry.lorentz import expmap0_space, logmap0_space
+from geolm.geometry.simplex import log_barycentre
+from geolm.geometry.stereographic import expmap0, logmap0, mobius_add, project, squash_tangent
+
+KAPPA_MAX = 2.0
+
+
+def raw_for(kappa: float) -> float:
+    """The raw parameter whose 2·sigmoid is |κ| = `kappa` (a vanishing |κ| for 0)."""
+    return math.log(kappa / (KAPPA_MAX - kappa)) if kappa > 0 else -30.0
+
+
+class ExpertGroup(nn.Module):
+    """`count` experts of one geometry; subclasses say how one expert maps a tangent u (n, D) to (n, D)."""
+
+    curved: ClassVar[bool] = False  # whether the group learns a curvature per expert
+
+    def __init__(self, count: int, hidden: int, inner: int, kappa_init: float, radius: float) -> None:
+        super().__init__()
+        self.count, self.hidden, self.radius = count, hidden, radius
+        self.up = nn.Parameter(torch.randn(count, inner, hidden) * inner**-0.5)  # ‖W₁u‖ ≈ ‖u‖ ≈ 1
+        self.up_bias = nn.Parameter(torch.zeros(count, inner))
+        self.down = nn.Parameter(torch.randn(count, hidden, inner) * inner**-0.5 * 0.1)
+        self.down_bias = nn.Parameter(torch.zeros(count, hidden))
+        self.raw_kappa = nn.Parameter(torch.full((count,), raw_for(kappa_init))) if self.curved else None
+
+    def kappa(self) -> torch.Tensor:
+        """Sectional curvature of each expert (count,): 0 for flat geometries."""
+        return self.up.new_zeros(self.count)
+
+    def forward(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        """Expert `index` of this group on tokens x (n, D) -> (n, D)."""
+        scale = math.sqrt(self.hidden)
+        return (self.compute(index, x.float() / scale) * scale).to(x.dtype)
+
+    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class StereographicExperts(ExpertGroup):
+    """Experts on the κ-stereographic manifold; `sign` fixes the geometry (0 flat, −1 ball, +1 sphere)."""
+
+    sign: ClassVar[float] = 0.0
+
+    def kappa(self) -> torch.Tensor:
+        if self.raw_kappa is None:
+            return super().kappa()
+        return self.sign * KAPPA_MAX * torch.sigmoid(self.raw_kappa)
+
+    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+        k = self.kappa()[index]
+
+        def point(tangent: torch.Tensor) -> torch.Tensor:
+            return project(expmap0(squash_tangent(tangent, k, self.radius), k), k)
+
+        u = squash_tangent(u, k, self.radius)
+        hidden = mobius_add(point(F.linear(u, self.up[index])), point(self.up_bias[index]), k)
+        active = F.silu(logmap0(project(hidden, k), k))
+        out = mobius_add(point(F.linear(active, self.down[index])), point(self.down_bias[index]), k)
+        return logmap0(project(out, k), k)
+
+
+class EuclideanExperts(StereographicExperts):
+    sign = 0.0
+
+
+class HyperbolicExperts(StereographicExperts):
+    curved, sign = True, -1.0
+
+
+class SphericalExperts(StereographicExperts):
+    curved, sign = True, 1.0
+
+
+class LorentzExperts(ExpertGroup):
+    """Experts on the hyperboloid of curvature −c, linear on space parts with the time recomputed."""
+
+    curved = True
+
+    def kappa(self) -> torch.Tensor:
+        return -KAPPA_MAX * torch.sigmoid(self.raw_kappa)
+
+    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+        c = -self.kappa()[index]
+        space = expmap0_space(squash_tangent(u, c, self.radius), c)
+        active = F.silu(F.linear(space, self.up[index], self.up_bias[index]))
+        return logmap0_space(F.linear(active, self.down[index], self.down_bias[index]), c)
+
+
+class SimplexExperts(ExpertGroup):
+    """Experts whose hidden layer is a point of the simplex, read in the Fisher–Rao geometry."""
+
+    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+        p = torch.softmax(F.linear(u, self.up[index], self.up_bias[index]), dim=-1)
+        return F.linear(log_barycentre(p), self.down[index], self.down_bias[index])
+
+
+class ComplexExperts(ExpertGroup):
+    """Experts with complex weights, stored as real pairs on a trailing dimension of 2."""
+
+    def __init__(self, count: int, hidden: int, inner: int, kappa_init: float, radius: float) -> None:
+        super().__init__(count, hidden, inner, kappa_init, radius)
+        self.up = nn.Parameter(torch.randn(count, inner, hidden, 2) * (2 * inner) ** -0.5)
+        self.up_bias = nn.Parameter(torch.zeros(count, inner, 2))
+        self.down = nn.Parameter(torch.randn(count, hidden, inner, 2) * (2 * inner) ** -0.5 * 0.1)
+
+    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(u.device.type, enabled=False):  # no half-precision complex kernels
+            up = torch.view_as_complex(self.up[index].float())
+            z = u.to(up.dtype) @ up.T + torch.view_as_complex(self.up_bias[index].float())
+            active = z * torch.sigmoid(z.abs())
+            out = (active @ torch.view_as_complex(self.down[index].float()).T).real
+            return out + self.down_bias[index].float()
+
+
+EXPERT_GROUPS: dict[str, type[ExpertGroup]] = {
+    "euclidean": EuclideanExperts,
+    "hyperbolic": HyperbolicExperts,
+    "spherical": SphericalExperts,
+    "lorentz": LorentzExperts,
+    "simplex": SimplexExperts,
+    "complex": ComplexExperts,
+}

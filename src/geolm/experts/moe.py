@@ -1,0 +1,97 @@
+"""The `geometric_moe` FFN part: a router picks `top_k` of E geometric experts per token, and only those run.
+
+Routing follows Mixtral's conventions: router logits in float32, softmax over all experts, the top-k kept and
+renormalised to sum to 1. Two auxiliary losses go through the forward context, on by default:
+`router_balance` = E·Σᵢ fᵢ·Pᵢ (Switch Transformer; fᵢ the share of the token-expert assignments that went to
+expert i, Pᵢ its mean router probability, both over real tokens; 1 when balanced) and `router_z` = mean over
+real tokens of logsumexp(logits)² (ST-MoE), which keeps the logits from drifting. Statistics: `expert_load`
+(each token's share of assignments per expert, (B, T, E)) and `router_entropy` (B, T).
+
+Dispatch is sparse: the (token, expert) assignments are sorted by expert and each expert that was chosen runs
+once on its tokens; an expert nobody chose is never called. The one host synchronisation is reading how many
+tokens each expert got, to cut the sorted batch.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geolm.config import GeoConfig
+from geolm.experts.experts import EXPERT_GROUPS
+from geolm.experts.options import GeometricMoEOptions
+from geolm.nn.context import ForwardContext
+from geolm.nn.registry import FFN
+
+BALANCE, Z_LOSS, LOAD, ENTROPY = "router_balance", "router_z", "expert_load", "router_entropy"
+
+
+@FFN.register("geometric_moe")
+class GeometricMoE(nn.Module):
+    """Router (`gate`, HF's name) over the experts of every geometry group (`groups`, in config order)."""
+
+    options_class = GeometricMoEOptions
+    aux_loss_weights: ClassVar[dict[str, float]] = {BALANCE: 0.01, Z_LOSS: 0.001}
+
+    def __init__(self, config: GeoConfig, layer_idx: int, modulation: nn.Module) -> None:
+        super().__init__()
+        self.options = options = GeometricMoEOptions.from_config(config)
+        inner = options.expert_size or config.intermediate_size
+        self.gate = nn.Linear(config.hidden_size, options.num_experts, bias=False)
+        self.groups = nn.ModuleList(
+            EXPERT_GROUPS[geometry](
+                options.experts_per_geometry, config.hidden_size, inner, options.kappa_init, options.tangent_radius
+            )
+            for geometry in options.geometries
+        )
+
+    def expert(self, expert: int, x: torch.Tensor) -> torch.Tensor:
+        """Run expert number `expert` (counted over all groups) on tokens x (n, D)."""
+        group, index = divmod(expert, self.options.experts_per_geometry)
+        return self.groups[group](index, x)
+
+    def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Router logits (N, E) in float32, chosen experts (N, K) and their renormalised weights (N, K)."""
+        logits = F.linear(x.float(), self.gate.weight.float())
+        probs = logits.softmax(-1)
+        weights, chosen = probs.topk(self.options.top_k, dim=-1)
+        return logits, chosen, weights / weights.sum(-1, keepdim=True)
+
+    def forward(self, x: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
+        bsz, seq, hidden = x.shape
+        flat = x.reshape(-1, hidden)
+        logits, chosen, weights = self.route(flat)
+        out = self.dispatch(flat, chosen, weights)
+        self.report(logits, chosen, ctx, (bsz, seq))
+        ctx.add_router_logits(logits)
+        return out.view(bsz, seq, hidden)
+
+    def dispatch(self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Σ over each token's chosen experts of weight · expert(token), running only the chosen experts."""
+        experts = chosen.reshape(-1)
+        order = experts.argsort(stable=True)
+        tokens = order // self.options.top_k
+        counts = torch.bincount(experts, minlength=self.options.num_experts).tolist()  # the one host sync
+        outputs = [self.expert(e, x[rows]) for e, rows in enumerate(tokens.split(counts)) if counts[e]]
+        combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
+        return torch.zeros_like(x).index_add_(0, tokens, combined)
+
+    def report(self, logits: torch.Tensor, chosen: torch.Tensor, ctx: ForwardContext, shape: tuple[int, int]) -> None:
+        """The balance and z losses over real tokens, and the per-token load and entropy statistics."""
+        num = self.options.num_experts
+        real = (
+            ctx.token_mask.reshape(-1, 1).float() if ctx.token_mask is not None else logits.new_ones(logits.shape[0], 1)
+        )
+        tokens = real.sum().clamp(min=1)
+        load = F.one_hot(chosen, num).float().sum(1) / self.options.top_k  # (N, E), rows sum to 1
+        probs = logits.softmax(-1)
+        share = (load * real).sum(0) / tokens
+        mean_prob = (probs * real).sum(0) / tokens
+        ctx.add_loss(BALANCE, num * (share * mean_prob).sum())
+        ctx.add_loss(Z_LOSS, (torch.logsumexp(logits, -1, keepdim=True).pow(2) * real).sum() / tokens)
+        entropy = -(probs * probs.clamp_min(1e-20).log()).sum(-1)
+        ctx.add_stat(LOAD, load.view(*shape, num))
+        ctx.add_stat(ENTROPY, entropy.view(*shape))

@@ -1,0 +1,46 @@
+"""Settings of the mixture of geometric experts, read from `config.part_options["ffn"]` and checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from geolm.errors import ConfigError
+from geolm.nn.options import PartOptions, in_interval, option, positive, positive_int
+
+GEOMETRIES = ("euclidean", "hyperbolic", "spherical", "lorentz", "simplex", "complex")
+
+
+def _geometries(value: object) -> bool:
+    return isinstance(value, tuple) and bool(value) and all(g in GEOMETRIES for g in value)
+
+
+@dataclass(frozen=True)
+class GeometricMoEOptions(PartOptions):
+    """`experts_per_geometry` experts of each geometry in `geometries`; each token goes to `top_k` of them.
+
+    Every expert is a two-layer network of width `expert_size` (0: the config's `intermediate_size`) computed
+    in its geometry; hyperbolic, spherical and Lorentz experts learn their curvature, starting at
+    |κ| = `kappa_init`.
+    """
+
+    kind = "ffn"
+
+    geometries: tuple[str, ...] = option(GEOMETRIES, _geometries, f"a non-empty list of {list(GEOMETRIES)}")
+    experts_per_geometry: int = option(2, positive_int, "a positive integer")
+    top_k: int = option(2, positive_int, "a positive integer")
+    expert_size: int = option(0, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "0 or more")
+    kappa_init: float = option(0.5, in_interval(0.0, 2.0), "in [0, 2)")
+    tangent_radius: float = option(1.4, positive, "a positive number below pi/2")
+
+    @property
+    def num_experts(self) -> int:
+        return len(self.geometries) * self.experts_per_geometry
+
+    def check_together(self, where: str) -> None:
+        if len(set(self.geometries)) != len(self.geometries):
+            raise ConfigError(f"{where}['geometries'] lists a geometry twice: {list(self.geometries)}")
+        if self.top_k > self.num_experts:
+            raise ConfigError(f"{where}['top_k'] is {self.top_k} but there are only {self.num_experts} experts")
+        if self.tangent_radius >= 1.5707:
+            radius = self.tangent_radius
+            raise ConfigError(f"{where}['tangent_radius'] must be below pi/2 (the sphere's antipode), got {radius}")

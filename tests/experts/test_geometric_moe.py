@@ -1,0 +1,164 @@
+"""The mixture of geometric experts: sparse dispatch equals a dense reference, geometry maps behave, the
+router's losses and statistics go through the parts channel."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from geolm import GeoConfig, GeoForCausalLM
+from geolm.errors import ConfigError
+from geolm.experts import EXPERT_GROUPS, GeometricMoE
+from geolm.experts.moe import BALANCE, ENTROPY, LOAD, Z_LOSS
+from geolm.geometry.stereographic import expmap0, logmap0, squash_tangent
+from geolm.nn import ForwardContext
+from geolm.testing import assert_causal
+
+
+def moe(**options) -> GeometricMoE:
+    torch.manual_seed(0)
+    config = GeoConfig.from_preset(
+        "mgm-tiny", part_options={"ffn": {"experts_per_geometry": 2, "expert_size": 32, **options}}
+    )
+    layer = GeometricMoE(config, 0, None)
+    with torch.no_grad():
+        layer.gate.weight.normal_(0, 1.0)  # a decisive router, so that experts really differ per token
+    return layer
+
+
+def context(tokens: int) -> ForwardContext:
+    return ForwardContext(position_ids=torch.arange(tokens)[None], attention_mask=None, is_causal=True)
+
+
+def dense_reference(layer: GeometricMoE, x: torch.Tensor) -> torch.Tensor:
+    """Every expert on every token, combined with the routing weights (zero where not chosen)."""
+    flat = x.reshape(-1, x.shape[-1])
+    _, chosen, weights = layer.route(flat)
+    full = torch.zeros(flat.shape[0], layer.options.num_experts).scatter(1, chosen, weights)
+    every = torch.stack([layer.expert(e, flat) for e in range(layer.options.num_experts)], dim=1)
+    return (every * full[..., None]).sum(1).view_as(x)
+
+
+def test_sparse_dispatch_equals_the_dense_reference_in_value_and_gradient() -> None:
+    layer = moe(top_k=2)
+    x = torch.randn(2, 7, 64, requires_grad=True)
+    sparse = layer(x, context(7))
+    dense = dense_reference(layer, x)
+    torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
+    grads = [
+        torch.autograd.grad(out.pow(2).sum(), [x, *layer.parameters()], allow_unused=True) for out in (sparse, dense)
+    ]
+    for a, b in zip(*grads, strict=True):
+        if a is None or b is None:
+            assert (a is None and b is None) or float((a if a is not None else b).abs().max()) == 0.0
+        else:
+            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_an_expert_nobody_chose_is_never_called(monkeypatch) -> None:
+    layer = moe(top_k=1)
+    x = torch.randn(1, 6, 64)
+    route = layer.route
+
+    def only_the_first_two(flat):
+        logits, chosen, weights = route(flat)
+        return logits, chosen % 2, weights
+
+    called = []
+    expert = layer.expert
+    monkeypatch.setattr(layer, "route", only_the_first_two)
+    monkeypatch.setattr(layer, "expert", lambda e, rows: called.append((e, rows.shape[0])) or expert(e, rows))
+    layer(x, context(6))
+    assert {e for e, _ in called} <= {0, 1} and sum(n for _, n in called) == 6  # each token ran once
+
+
+def test_curved_experts_approach_the_euclidean_one_as_curvature_vanishes() -> None:
+    torch.manual_seed(0)
+    flat, curved, sphere, lorentz = (
+        EXPERT_GROUPS[g](1, 16, 24, 0.5, 1.4) for g in ("euclidean", "hyperbolic", "spherical", "lorentz")
+    )
+    x = torch.randn(5, 16)
+    with torch.no_grad():
+        for other in (curved, sphere, lorentz):
+            for name in ("up", "up_bias", "down", "down_bias"):
+                getattr(other, name).copy_(getattr(flat, name))
+            other.raw_kappa.fill_(-25.0)  # |κ| = 2·sigmoid(-25) ≈ 3e-11
+    torch.testing.assert_close(curved(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(sphere(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(lorentz(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
+    with torch.no_grad():
+        curved.raw_kappa.fill_(0.0)  # κ = -1: now the geometry shows
+    assert float((curved(0, x) - flat(0, x)).detach().abs().max()) > 1e-3
+
+
+@pytest.mark.parametrize("kappa", [-1.5, -0.2, 0.0, 0.2, 1.5])
+def test_exp_and_log_invert_and_squashed_points_stay_inside(kappa: float) -> None:
+    k = torch.tensor(kappa, dtype=torch.float64)
+    u = torch.randn(20, 8, dtype=torch.float64) * 3
+    short = squash_tangent(u, k, 1.4)
+    assert float((short.norm(dim=-1) * abs(kappa) ** 0.5).max()) < 1.4
+    point = expmap0(short, k)
+    if kappa < 0:
+        assert float(point.norm(dim=-1).max()) < (-kappa) ** -0.5  # inside the ball
+    torch.testing.assert_close(logmap0(point, k), short, atol=1e-10, rtol=1e-10)
+    k.requires_grad_(True)
+    (grad,) = torch.autograd.grad(logmap0(expmap0(squash_tangent(u, k, 1.4) * 1.1, k), k).sum(), k)
+    assert torch.isfinite(grad)
+
+
+def test_curvature_gets_a_gradient_through_the_model() -> None:
+    model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny"))
+    ids = torch.randint(3, 512, (2, 9))
+    out = model(ids, labels=ids)
+    assert len(out.router_logits) == 2 and out.router_logits[0].shape == (18, 6)  # Mixtral's name and shape
+    (out.loss + out.aux_loss).backward()
+    kappa_grads = [p.grad for n, p in model.named_parameters() if n.endswith("raw_kappa")]
+    assert len(kappa_grads) == 6 and all(float(g.abs().max()) > 0 for g in kappa_grads)  # the original's got none
+
+
+def test_router_losses_and_statistics_over_real_tokens() -> None:
+    layer = moe(top_k=2)
+    x = torch.randn(1, 5, 64)
+    ctx = context(5)
+    layer(x, ctx)
+    logits, chosen, _ = layer.route(x.reshape(-1, 64))
+    probs = logits.softmax(-1)
+    num = layer.options.num_experts
+    share = F.one_hot(chosen, num).float().sum(1).mean(0) / 2
+    torch.testing.assert_close(ctx.aux_losses[BALANCE], num * (share * probs.mean(0)).sum())
+    torch.testing.assert_close(ctx.aux_losses[Z_LOSS], torch.logsumexp(logits, -1).pow(2).mean())
+    torch.testing.assert_close(ctx.part_stats[LOAD].sum(-1), torch.ones(1, 5))
+    assert ctx.part_stats[ENTROPY].shape == (1, 5)
+    # padding tokens change neither loss
+    padded = torch.cat([torch.randn(1, 3, 64), x], dim=1)
+    masked = ForwardContext(torch.arange(8)[None], None, True, token_mask=torch.tensor([[False] * 3 + [True] * 5]))
+    layer(padded, masked)
+    torch.testing.assert_close(masked.aux_losses[BALANCE], ctx.aux_losses[BALANCE])
+    torch.testing.assert_close(masked.aux_losses[Z_LOSS], ctx.aux_losses[Z_LOSS])
+
+
+@pytest.mark.parametrize("geometry", sorted(EXPERT_GROUPS))
+def test_every_geometry_gives_finite_values_and_gradients_also_under_bf16_autocast(geometry: str) -> None:
+    torch.manual_seed(0)
+    group = EXPERT_GROUPS[geometry](2, 16, 24, 0.5, 1.4)
+    x = torch.randn(7, 16, requires_grad=True) * 4  # large inputs reach the squashing
+    out = group(1, x)
+    assert out.shape == (7, 16) and torch.isfinite(out).all()
+    grads = torch.autograd.grad(out.pow(2).sum(), [x, *group.parameters()], allow_unused=True)
+    assert all(g is None or torch.isfinite(g).all() for g in grads)
+    if group.raw_kappa is not None:
+        assert float(grads[-1].abs().max()) > 0  # the curvature learns
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        half = group(1, x.detach().bfloat16())
+    assert half.dtype == torch.bfloat16 and torch.isfinite(half.float()).all()
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match=r"\['top_k'\] is 13 but there are only 12 experts"):
+        GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"top_k": 13}})
+    with pytest.raises(ConfigError, match=r"\['geometries'\] must be a non-empty list of"):
+        GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"geometries": ["hyperbolic", "lorentz?"]}})
+
+
+def test_the_mixture_is_causal() -> None:
+    model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny"))
+    assert_causal(model, length=10)
