@@ -25,6 +25,7 @@ SECTIONS = {
     "coordinate": ("benchmarks.coordinate_bench", "Coordinate-modulated Llama against the plain Llama"),
     "quality": ("benchmarks.quality_bench", "Coordinate-modulated against plain Llama: validation loss"),
     "curvature": ("benchmarks.curvature_bench", "Curvature attention against SDPA attention"),
+    "experts": ("benchmarks.experts_bench", "Mixture of geometric experts against dense Llamas"),
     "compile": ("benchmarks.compile_bench", "Compiled against eager training (geolm train --compile)"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
     "demo": ("benchmarks.demo_bench", "The demo's answers to held-out questions"),

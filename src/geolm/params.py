@@ -33,22 +33,35 @@ def component_of(name: str) -> str:
     return "other"
 
 
+def active_shares(model: nn.Module) -> dict[int, float]:
+    """The share of each parameter (by id) that one token uses: a module that only some tokens run (an expert
+    of a mixture) declares it as `active_share`; everything else counts whole."""
+    shares: dict[int, float] = {}
+    for module in model.modules():
+        share = getattr(module, "active_share", None)
+        if isinstance(share, float):
+            shares.update({id(p): share for p in module.parameters()})
+    return shares
+
+
 def parameter_table(model: nn.Module) -> pd.DataFrame:
-    """One row per component: parameters, trainable parameters and share of the total.
+    """One row per component: parameters, trainable parameters, parameters active per token, share of the total.
 
     A weight shared by two modules (tied embeddings) is counted once, under the first name that holds it.
     The base components are always listed (with 0 where absent, such as a tied output projection).
     """
     import pandas as pd  # here, so that systems registering their rules at import stay light
 
-    counts: dict[str, list[int]] = {name: [0, 0] for name in BASE_COMPONENTS}
+    shares = active_shares(model)
+    counts: dict[str, list[float]] = {name: [0, 0, 0.0] for name in BASE_COMPONENTS}
     for name, param in model.named_parameters():  # yields each shared tensor once
-        row = counts.setdefault(component_of(name), [0, 0])
+        row = counts.setdefault(component_of(name), [0, 0, 0.0])
         row[0] += param.numel()
         row[1] += param.numel() if param.requires_grad else 0
+        row[2] += param.numel() * shares.get(id(param), 1.0)
     frame = pd.DataFrame(
-        [(component, total, trainable) for component, (total, trainable) in counts.items()],
-        columns=["component", "parameters", "trainable"],
+        [(component, total, trainable, round(active)) for component, (total, trainable, active) in counts.items()],
+        columns=["component", "parameters", "trainable", "active"],
     )
     frame["share"] = frame["parameters"] / max(int(frame["parameters"].sum()), 1)
     return frame

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from geolm import GeoConfig, GeoForCausalLM
 from geolm.errors import ConfigError
 from geolm.experts import EXPERT_GROUPS, GeometricMoE
-from geolm.experts.moe import BALANCE, ENTROPY, LOAD, Z_LOSS
+from geolm.experts.moe import BALANCE, DROPPED, ENTROPY, LOAD, Z_LOSS
 from geolm.geometry.stereographic import expmap0, logmap0, squash_tangent
 from geolm.nn import ForwardContext
 from geolm.testing import assert_causal
@@ -162,3 +162,34 @@ def test_options_are_checked() -> None:
 def test_the_mixture_is_causal() -> None:
     model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny"))
     assert_causal(model, length=10)
+
+
+def test_capacity_drops_the_late_tokens_of_a_full_expert_and_counts_them() -> None:
+    layer = moe(top_k=1)
+    x = torch.randn(1, 12, 64)
+    free = layer(x, context(12))
+    generous = moe(top_k=1, capacity_factor=100.0)
+    torch.testing.assert_close(generous(x, ctx := context(12)), free)
+    assert float(ctx.part_stats[DROPPED].max()) == 0.0
+    tight = moe(top_k=1, capacity_factor=0.5)  # each of the 12 experts takes at most 1 of the 12 tokens
+    ctx = context(12)
+    out = tight(x, ctx)
+    _, chosen, _ = tight.route(x.reshape(-1, 64))
+    first = {int(e): t for t, e in reversed(list(enumerate(chosen[:, 0].tolist())))}  # earliest token per expert
+    kept = torch.tensor([first[int(e)] == t for t, e in enumerate(chosen[:, 0].tolist())])
+    torch.testing.assert_close(ctx.part_stats[DROPPED][0], (~kept).float())
+    torch.testing.assert_close(out[0, kept], free[0, kept])
+    assert float(out[0, ~kept].detach().abs().max()) == 0.0 and bool(
+        (~kept).any()
+    )  # dropped tokens keep only the residual
+
+
+def test_active_parameters_count_top_k_of_the_experts() -> None:
+    from geolm.params import parameter_table
+
+    model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny"))
+    table = parameter_table(model).set_index("component")
+    experts = sum(p.numel() for n, p in model.named_parameters() if ".mlp.groups." in n)
+    assert table.loc["experts", "parameters"] == experts
+    assert table.loc["experts", "active"] == round(experts * 2 / 6)  # top-2 of 6
+    assert table.loc["attention", "active"] == table.loc["attention", "parameters"]

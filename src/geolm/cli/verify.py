@@ -57,17 +57,20 @@ def _load(checkpoint: Path | None, preset: str | None) -> PreTrainedModel:
 def _parameter_rich_table(model: PreTrainedModel, title: object) -> Table:
     frame = parameter_table(model)
     table = Table(title=f"parameters of {title}")
-    for column in ("component", "parameters", "trainable", "share"):
+    for column in ("component", "parameters", "trainable", "active per token", "share"):
         table.add_column(column, justify="left" if column == "component" else "right")
     for row in frame.itertuples():
         table.add_row(
             row.component,
             f"{row.parameters:,} ({human(row.parameters)})",
             f"{row.trainable:,}",
+            f"{row.active:,}",
             f"{row.share:.1%}",
         )
-    total = int(frame["parameters"].sum())
-    table.add_row("total", f"{total:,} ({human(total)})", f"{int(frame['trainable'].sum()):,}", "100.0%", style="bold")
+    total, active = int(frame["parameters"].sum()), int(frame["active"].sum())
+    trainable = f"{int(frame['trainable'].sum()):,}"
+    counted = (f"{total:,} ({human(total)})", trainable, f"{active:,} ({human(active)})")
+    table.add_row("total", *counted, "100.0%", style="bold")
     if getattr(model.config, "tie_word_embeddings", False):
         table.caption = "output projection tied to the embeddings (counted once, under embeddings)"
     return table

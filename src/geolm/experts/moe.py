@@ -14,6 +14,7 @@ tokens each expert got, to cut the sorted batch.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
@@ -26,7 +27,13 @@ from geolm.experts.options import GeometricMoEOptions
 from geolm.nn.context import ForwardContext
 from geolm.nn.registry import FFN
 
-BALANCE, Z_LOSS, LOAD, ENTROPY = "router_balance", "router_z", "expert_load", "router_entropy"
+BALANCE, Z_LOSS, LOAD, ENTROPY, DROPPED = (
+    "router_balance",
+    "router_z",
+    "expert_load",
+    "router_entropy",
+    "router_dropped",
+)
 
 
 @FFN.register("geometric_moe")
@@ -47,6 +54,8 @@ class GeometricMoE(nn.Module):
             )
             for geometry in options.geometries
         )
+        for group in self.groups:  # one token runs top_k of the E experts: their expected share of the weights
+            group.active_share = options.top_k / options.num_experts
 
     def expert(self, expert: int, x: torch.Tensor) -> torch.Tensor:
         """Run expert number `expert` (counted over all groups) on tokens x (n, D)."""
@@ -64,20 +73,34 @@ class GeometricMoE(nn.Module):
         bsz, seq, hidden = x.shape
         flat = x.reshape(-1, hidden)
         logits, chosen, weights = self.route(flat)
-        out = self.dispatch(flat, chosen, weights)
+        capacity_factor = ctx.current(self.options).capacity_factor
+        out, dropped = self.dispatch(flat, chosen, weights, capacity_factor)
         self.report(logits, chosen, ctx, (bsz, seq))
+        ctx.add_stat(DROPPED, dropped.view(bsz, seq))
         ctx.add_router_logits(logits)
         return out.view(bsz, seq, hidden)
 
-    def dispatch(self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Σ over each token's chosen experts of weight · expert(token), running only the chosen experts."""
+    def dispatch(
+        self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor, capacity_factor: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Σ over each token's chosen experts of weight · expert(token), running only the chosen experts, and
+        the share of each token's assignments dropped for want of capacity (N,)."""
+        top_k, num = self.options.top_k, self.options.num_experts
         experts = chosen.reshape(-1)
         order = experts.argsort(stable=True)
-        tokens = order // self.options.top_k
-        counts = torch.bincount(experts, minlength=self.options.num_experts).tolist()  # the one host sync
-        outputs = [self.expert(e, x[rows]) for e, rows in enumerate(tokens.split(counts)) if counts[e]]
+        counts = torch.bincount(experts, minlength=num)
+        dropped = x.new_zeros(experts.shape[0], dtype=torch.float32)
+        if capacity_factor > 0:
+            capacity = math.ceil(capacity_factor * experts.shape[0] / num)
+            rank = torch.arange(order.shape[0], device=x.device) - (counts.cumsum(0) - counts)[experts[order]]
+            over = rank >= capacity  # later tokens of a full expert
+            dropped[order[over]] = 1.0
+            order, counts = order[~over], counts.clamp(max=capacity)
+        tokens = order // top_k
+        sizes = counts.tolist()  # the one host sync
+        outputs = [self.expert(e, x[rows]) for e, rows in enumerate(tokens.split(sizes)) if sizes[e]]
         combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
-        return torch.zeros_like(x).index_add_(0, tokens, combined)
+        return torch.zeros_like(x).index_add_(0, tokens, combined), dropped.view(-1, top_k).mean(-1)
 
     def report(self, logits: torch.Tensor, chosen: torch.Tensor, ctx: ForwardContext, shape: tuple[int, int]) -> None:
         """The balance and z losses over real tokens, and the per-token load and entropy statistics."""
