@@ -193,3 +193,18 @@ def test_active_parameters_count_top_k_of_the_experts() -> None:
     assert table.loc["experts", "parameters"] == experts
     assert table.loc["experts", "active"] == round(experts * 2 / 6)  # top-2 of 6
     assert table.loc["attention", "active"] == table.loc["attention", "parameters"]
+
+
+def test_nuanced_routing_starts_as_plain_routing_and_learns_from_curvature() -> None:
+    plain, nuanced = moe(top_k=2), moe(top_k=2, nuanced_routing=True)
+    x = torch.randn(1, 6, 64)
+    torch.testing.assert_close(nuanced.route(x[0])[0], plain.route(x[0])[0])  # zero directions at the start
+    with torch.no_grad():
+        nuanced.curvature_gate.normal_()
+    logits = nuanced.route(x[0])[0]
+    kappa = torch.cat([g.kappa() for g in nuanced.groups])
+    expected = plain.route(x[0])[0] + (x[0] @ nuanced.curvature_gate.T).repeat_interleave(2, dim=-1) * kappa
+    torch.testing.assert_close(logits, expected)
+    curved = [g.raw_kappa for g in nuanced.groups if g.raw_kappa is not None]
+    grads = torch.autograd.grad(logits.logsumexp(-1).sum(), [nuanced.curvature_gate, *curved])
+    assert all(float(g.abs().max()) > 0 for g in grads)  # the router pulls on the curvatures as well

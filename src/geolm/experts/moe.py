@@ -48,6 +48,8 @@ class GeometricMoE(nn.Module):
         self.options = options = GeometricMoEOptions.from_config(config)
         inner = options.expert_size or config.intermediate_size
         self.gate = nn.Linear(config.hidden_size, options.num_experts, bias=False)
+        if options.nuanced_routing:  # one direction per geometry group, zero at start: plain routing at step 0
+            self.curvature_gate = nn.Parameter(torch.zeros(len(options.geometries), config.hidden_size))
         self.groups = nn.ModuleList(
             EXPERT_GROUPS[geometry](
                 options.experts_per_geometry, config.hidden_size, inner, options.kappa_init, options.tangent_radius
@@ -63,8 +65,17 @@ class GeometricMoE(nn.Module):
         return self.groups[group](index, x)
 
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Router logits (N, E) in float32, chosen experts (N, K) and their renormalised weights (N, K)."""
+        """Router logits (N, E) in float32, chosen experts (N, K) and their renormalised weights (N, K).
+
+        With nuanced routing the gate sees each expert's current curvature: logitₑ = wₑ·x + κₑ·(u_g·x), u_g a
+        learnt direction of expert e's geometry group g, so tokens on one side of u_g prefer that group's more
+        curved experts and tokens on the other its flatter ones (and routing pulls on κ too).
+        """
         logits = F.linear(x.float(), self.gate.weight.float())
+        if self.options.nuanced_routing:
+            kappa = torch.cat([group.kappa() for group in self.groups]).float()  # (E,)
+            per_group = F.linear(x.float(), self.curvature_gate.float())  # (N, G)
+            logits = logits + per_group.repeat_interleave(self.options.experts_per_geometry, dim=-1) * kappa
         probs = logits.softmax(-1)
         weights, chosen = probs.topk(self.options.top_k, dim=-1)
         return logits, chosen, weights / weights.sum(-1, keepdim=True)

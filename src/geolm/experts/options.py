@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geolm.errors import ConfigError
-from geolm.nn.options import PartOptions, in_interval, non_negative, option, positive, positive_int
+from geolm.nn.options import PartOptions, boolean, in_interval, non_negative, option, positive, positive_int
 
 GEOMETRIES = ("euclidean", "hyperbolic", "spherical", "lorentz", "simplex", "complex")
 
@@ -22,7 +22,7 @@ class GeometricMoEOptions(PartOptions):
     in its geometry; hyperbolic, spherical and Lorentz experts learn their curvature, starting at
     |κ| = `kappa_init`. With `capacity_factor` c > 0 an expert takes at most ⌈c·N·k/E⌉ of a forward's N
     tokens, first come first served; the rest of its assignments are dropped (the token keeps its residual)
-    and counted. A phase may change it.
+    and counted. A phase may change it. `nuanced_routing` is the seed's curvature-aware gate (see `route`).
     """
 
     kind = "ffn"
@@ -33,6 +33,7 @@ class GeometricMoEOptions(PartOptions):
     expert_size: int = option(0, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "0 or more")
     kappa_init: float = option(0.5, in_interval(0.0, 2.0), "in [0, 2)")
     tangent_radius: float = option(1.4, positive, "a positive number below pi/2")
+    nuanced_routing: bool = option(False, boolean, "true or false")
     capacity_factor: float = option(0.0, non_negative, "0 (no limit) or a positive number", phase=True)
 
     @property

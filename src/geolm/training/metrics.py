@@ -111,7 +111,8 @@ def plot_losses(run_dir: Path) -> Path:
         ax.annotate(record["phase"], (record["step"], 1), xycoords=("data", "axes fraction"), fontsize=8, va="top")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
-    ax.legend()
+    if train or val:  # a run whose every step was skipped has nothing to label
+        ax.legend()
     fig.tight_layout()
     out = run_dir / PLOT_FILE
     tmp = run_dir / f".{PLOT_FILE}.tmp.png"
