@@ -73,18 +73,19 @@ def test_an_expert_nobody_chose_is_never_called(monkeypatch) -> None:
 
 def test_curved_experts_approach_the_euclidean_one_as_curvature_vanishes() -> None:
     torch.manual_seed(0)
-    flat, curved, sphere, lorentz = (
-        EXPERT_GROUPS[g](1, 16, 24, 0.5, 1.4) for g in ("euclidean", "hyperbolic", "spherical", "lorentz")
+    flat, curved, sphere, lorentz, product = (
+        EXPERT_GROUPS[g](1, 16, 24, 0.5, 1.4) for g in ("euclidean", "hyperbolic", "spherical", "lorentz", "product")
     )
     x = torch.randn(5, 16)
     with torch.no_grad():
-        for other in (curved, sphere, lorentz):
+        for other in (curved, sphere, lorentz, product):
             for name in ("up", "up_bias", "down", "down_bias"):
                 getattr(other, name).copy_(getattr(flat, name))
             other.raw_kappa.fill_(-25.0)  # |κ| = 2·sigmoid(-25) ≈ 3e-11
     torch.testing.assert_close(curved(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(sphere(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(lorentz(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(product(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
     with torch.no_grad():
         curved.raw_kappa.fill_(0.0)  # κ = -1: now the geometry shows
     assert float((curved(0, x) - flat(0, x)).detach().abs().max()) > 1e-3
@@ -109,10 +110,10 @@ def test_curvature_gets_a_gradient_through_the_model() -> None:
     model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny"))
     ids = torch.randint(3, 512, (2, 9))
     out = model(ids, labels=ids)
-    assert len(out.router_logits) == 2 and out.router_logits[0].shape == (18, 6)  # Mixtral's name and shape
+    assert len(out.router_logits) == 2 and out.router_logits[0].shape == (18, 7)  # Mixtral's name and shape
     (out.loss + out.aux_loss).backward()
     kappa_grads = [p.grad for n, p in model.named_parameters() if n.endswith("raw_kappa")]
-    assert len(kappa_grads) == 6 and all(float(g.abs().max()) > 0 for g in kappa_grads)  # the original's got none
+    assert len(kappa_grads) == 8 and all(float(g.abs().max()) > 0 for g in kappa_grads)  # the original's got none
 
 
 def test_router_losses_and_statistics_over_real_tokens() -> None:
@@ -153,8 +154,8 @@ def test_every_geometry_gives_finite_values_and_gradients_also_under_bf16_autoca
 
 
 def test_options_are_checked() -> None:
-    with pytest.raises(ConfigError, match=r"\['top_k'\] is 13 but there are only 12 experts"):
-        GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"top_k": 13}})
+    with pytest.raises(ConfigError, match=r"\['top_k'\] is 15 but there are only 14 experts"):
+        GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"top_k": 15}})
     with pytest.raises(ConfigError, match=r"\['geometries'\] must be a non-empty list of"):
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"geometries": ["hyperbolic", "lorentz?"]}})
 
@@ -171,7 +172,7 @@ def test_capacity_drops_the_late_tokens_of_a_full_expert_and_counts_them() -> No
     generous = moe(top_k=1, capacity_factor=100.0)
     torch.testing.assert_close(generous(x, ctx := context(12)), free)
     assert float(ctx.part_stats[DROPPED].max()) == 0.0
-    tight = moe(top_k=1, capacity_factor=0.5)  # each of the 12 experts takes at most 1 of the 12 tokens
+    tight = moe(top_k=1, capacity_factor=0.5)  # each of the 14 experts takes at most 1 of the 12 tokens
     ctx = context(12)
     out = tight(x, ctx)
     _, chosen, _ = tight.route(x.reshape(-1, 64))
@@ -191,7 +192,7 @@ def test_active_parameters_count_top_k_of_the_experts() -> None:
     table = parameter_table(model).set_index("component")
     experts = sum(p.numel() for n, p in model.named_parameters() if ".mlp.groups." in n)
     assert table.loc["experts", "parameters"] == experts
-    assert table.loc["experts", "active"] == round(experts * 2 / 6)  # top-2 of 6
+    assert table.loc["experts", "active"] == round(experts * 2 / 7)  # top-2 of 7
     assert table.loc["attention", "active"] == table.loc["attention", "parameters"]
 
 

@@ -29,8 +29,10 @@ def test_bf16_autocast_gradients_match_fp32_for_every_expert_group() -> None:
     full, half = gradients(model(), ids, False), gradients(model(), ids, True)
     complex_names = [n for n in full if ".mlp.groups.5." in n]  # the complex group (6th geometry)
     assert complex_names and all(half[n].dtype == torch.float32 for n in complex_names)
-    cosine = {
-        n: float(torch.nn.functional.cosine_similarity(g.flatten(), half[n].flatten(), dim=0)) for n, g in full.items()
+    cosine = {  # tensors, not single curvatures: a scalar gradient near 0 can flip sign under any rounding
+        n: float(torch.nn.functional.cosine_similarity(g.flatten(), half[n].flatten(), dim=0))
+        for n, g in full.items()
+        if g.numel() >= 16
     }
     # bf16 rounds every matmul of the model (cosines of 0.9 to 1 here); the complex experts, which compute in
     # float32 with autocast off, are no worse than the rest

@@ -21,5 +21,5 @@ def test_router_losses_are_on_by_default_and_the_load_is_logged(tmp_path) -> Non
         expected = row["loss/lm"] + 0.01 * row["loss/router_balance"] + 0.001 * row["loss/router_z"]
         assert row["loss"] == pytest.approx(expected, rel=1e-6)
         assert row["loss/router_balance"] > 0 and row["loss/router_z"] > 0
-        load = [row[f"stats/expert_load/{e}"] for e in range(6)]
+        load = [row[f"stats/expert_load/{e}"] for e in range(7)]
         assert sum(load) == pytest.approx(1.0, abs=1e-6) and row["stats/router_entropy"] > 0

@@ -13,7 +13,10 @@ origin. The geometries (docs/experts.md has the formulas):
 - simplex: the hidden layer is a point of the probability simplex, p = softmax(W₁u + b₁), read in the
   Fisher–Rao geometry as its logarithm at the barycentre, out = W₂·log_b(p) + b₂;
 - complex: complex weights stored as real pairs (`torch.view_as_complex` in forward), z = W₁u + b₁,
-  a = z·sigmoid(|z|) (phase kept), out = Re(W₂a) + b₂.
+  a = z·sigmoid(|z|) (phase kept), out = Re(W₂a) + b₂;
+- product: the hidden layer lives on a product of a ball, a sphere and a flat factor (the inner width split
+  in three), each factor the stereographic layer above with its own learnt curvature, and a Euclidean
+  output layer.
 
 Tangent vectors of curved geometries pass through `squash_tangent` (geodesic length below
 `tangent_radius`), which keeps spherical points off the antipode and hyperbolic ones off the boundary.
@@ -143,6 +146,45 @@ class ComplexExperts(ExpertGroup):
             return out + self.down_bias[index].float()
 
 
+class ProductExperts(ExpertGroup):
+    """Experts whose hidden layer is a point of ball × sphere × flat space, one curvature per curved factor."""
+
+    curved = True
+    SIGNS = (-1.0, 1.0, 0.0)
+
+    def __init__(self, count: int, hidden: int, inner: int, kappa_init: float, radius: float) -> None:
+        super().__init__(count, hidden, inner, kappa_init, radius)
+        self.raw_kappa = nn.Parameter(torch.full((count, 2), raw_for(kappa_init)))
+        third = inner // 3
+        self.widths = (third, third, inner - 2 * third)
+
+    def factor_kappas(self) -> torch.Tensor:
+        """(count, 3): the ball's, the sphere's and the flat factor's curvature."""
+        curved = KAPPA_MAX * torch.sigmoid(self.raw_kappa) * self.raw_kappa.new_tensor(self.SIGNS[:2])
+        return torch.cat([curved, curved.new_zeros(self.count, 1)], dim=-1)
+
+    def kappa(self) -> torch.Tensor:
+        """The mean of the factors' curvatures, one number per expert (what nuanced routing reads)."""
+        return self.factor_kappas().mean(-1)
+
+    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+        tangents = F.linear(u, self.up[index]).split(self.widths, -1)
+        biases = self.up_bias[index].split(self.widths)
+        active = [  # three factors, not a loop over tokens
+            self.factor(tangent, bias, k)
+            for tangent, bias, k in zip(tangents, biases, self.factor_kappas()[index], strict=True)
+        ]
+        return F.linear(torch.cat(active, -1), self.down[index], self.down_bias[index])
+
+    def factor(self, tangent: torch.Tensor, bias: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """silu(logmap0(expmap0(W₁u) ⊕_κ b₁)) on one factor of curvature k."""
+
+        def point(v: torch.Tensor) -> torch.Tensor:
+            return project(expmap0(squash_tangent(v, k, self.radius), k), k)
+
+        return F.silu(logmap0(project(mobius_add(point(tangent), point(bias), k), k), k))
+
+
 EXPERT_GROUPS: dict[str, type[ExpertGroup]] = {
     "euclidean": EuclideanExperts,
     "hyperbolic": HyperbolicExperts,
@@ -150,4 +192,5 @@ EXPERT_GROUPS: dict[str, type[ExpertGroup]] = {
     "lorentz": LorentzExperts,
     "simplex": SimplexExperts,
     "complex": ComplexExperts,
+    "product": ProductExperts,
 }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from geolm.errors import ConfigError
 from geolm.nn.options import PartOptions, boolean, in_interval, non_negative, option, positive, positive_int
 
-GEOMETRIES = ("euclidean", "hyperbolic", "spherical", "lorentz", "simplex", "complex")
+GEOMETRIES = ("euclidean", "hyperbolic", "spherical", "lorentz", "simplex", "complex", "product")
 
 
 def _geometries(value: object) -> bool:

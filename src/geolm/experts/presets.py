@@ -11,7 +11,7 @@ MIXTURE = {"ffn": "geometric_moe", "recipe": "mgm"}
 
 register_preset(
     "mgm-tiny",
-    "mixture of geometric experts for tests: llama-tiny with one expert of each of the 6 geometries, top-2",
+    "mixture of geometric experts for tests: llama-tiny with one expert of each of the 7 geometries, top-2",
     **{**PRESETS["llama-tiny"], **MIXTURE},
     part_options={"ffn": {"experts_per_geometry": 1, "top_k": 2, "expert_size": 64}},
 )
