@@ -209,3 +209,41 @@ def test_nuanced_routing_starts_as_plain_routing_and_learns_from_curvature() -> 
     curved = [g.raw_kappa for g in nuanced.groups if g.raw_kappa is not None]
     grads = torch.autograd.grad(logits.logsumexp(-1).sum(), [nuanced.curvature_gate, *curved])
     assert all(float(g.abs().max()) > 0 for g in grads)  # the router pulls on the curvatures as well
+
+
+def test_loss_free_balancing_moves_the_selection_bias_against_the_load_and_only_in_training() -> None:
+    layer = moe(top_k=1, balance_bias_rate=1.0)  # a large step, so that one update visibly reroutes
+    x = torch.randn(1, 40, 64)
+    layer.eval()
+    layer(x, context(40))
+    assert float(layer.pending_load.abs().sum()) == 0.0  # evaluation leaves the balance alone
+    layer.train()
+    _, chosen, _ = layer.route(x[0])
+    load = torch.bincount(chosen[:, 0], minlength=14).float()
+    layer(x, context(40))
+    torch.testing.assert_close(layer.pending_load, load)
+    layer(x, context(40))  # the next training forward applies it before routing
+    expected = 1.0 * torch.sign(load.mean() - load)
+    torch.testing.assert_close(layer.selection_bias, expected)
+    # the bias changes which experts are chosen, not the weights of the chosen ones
+    logits, chosen, weights = layer.route(x[0])
+    torch.testing.assert_close(weights, torch.ones_like(weights))  # top-1: the chosen expert's weight is 1
+    assert not torch.equal(chosen[:, 0], logits.argmax(-1))  # some tokens went elsewhere than the argmax
+
+
+def test_loss_free_balancing_under_activation_checkpointing(tmp_path) -> None:
+    from geolm.data import TokenBlocks
+    from geolm.training import TrainArgs, train
+
+    torch.manual_seed(0)
+    config = GeoConfig.from_preset(
+        "mgm-tiny", part_options={"ffn": {"experts_per_geometry": 1, "balance_bias_rate": 0.01}}
+    )
+    ids = torch.randint(3, 512, (8, 16), generator=torch.Generator().manual_seed(0))
+    args = TrainArgs(steps=2, batch_size=4, warmup_steps=1, eval_every=0, save_every=0, gradient_checkpointing=True)
+    result = train(GeoForCausalLM(config), TokenBlocks(ids, ids.clone()), None, args, tmp_path)
+    assert result.skipped_steps == 0 and len(result.losses) == 2
+    from safetensors.torch import load_file
+
+    bias = load_file(tmp_path / "last" / "model.safetensors")["model.layers.0.mlp.selection_bias"]
+    assert float(bias.abs().sum()) > 0  # saved with the checkpoint, so resuming keeps it

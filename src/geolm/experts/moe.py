@@ -58,6 +58,21 @@ class GeometricMoE(nn.Module):
         )
         for group in self.groups:  # one token runs top_k of the E experts: their expected share of the weights
             group.active_share = options.top_k / options.num_experts
+        self.register_buffer("selection_bias", torch.zeros(options.num_experts))
+        self.register_buffer("pending_load", torch.zeros(options.num_experts))
+
+    @torch.no_grad()
+    def rebalance(self, rate: float) -> None:
+        """Auxiliary-loss-free balancing (DeepSeek-V3): each expert's selection bias moves by ±`rate` against
+        its load in the previous training forward, overloaded experts down, underloaded up.
+
+        The bias changes which experts are chosen, never their weights. It is applied at the start of the next
+        training forward, not at the end of this one, so activation checkpointing recomputes this forward
+        with the bias it used. Under DDP the buffers are broadcast from rank 0 at each forward, so all ranks
+        share rank 0's bias, updated from rank 0's load.
+        """
+        self.selection_bias += rate * torch.sign(self.pending_load.mean() - self.pending_load)  # 0 before any load
+        self.pending_load.zero_()
 
     def expert(self, expert: int, x: torch.Tensor) -> torch.Tensor:
         """Run expert number `expert` (counted over all groups) on tokens x (n, D)."""
@@ -77,14 +92,25 @@ class GeometricMoE(nn.Module):
             per_group = F.linear(x.float(), self.curvature_gate.float())  # (N, G)
             logits = logits + per_group.repeat_interleave(self.options.experts_per_geometry, dim=-1) * kappa
         probs = logits.softmax(-1)
-        weights, chosen = probs.topk(self.options.top_k, dim=-1)
+        chosen = (probs + self.selection_bias).topk(self.options.top_k, dim=-1).indices
+        weights = probs.gather(-1, chosen)
         return logits, chosen, weights / weights.sum(-1, keepdim=True)
 
     def forward(self, x: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
         bsz, seq, hidden = x.shape
         flat = x.reshape(-1, hidden)
+        options = ctx.current(self.options)
+        learning_balance = self.training and options.balance_bias_rate > 0 and not ctx.closed
+        if learning_balance:
+            self.rebalance(options.balance_bias_rate)
         logits, chosen, weights = self.route(flat)
-        capacity_factor = ctx.current(self.options).capacity_factor
+        if learning_balance:  # assignments of real tokens only
+            real = ctx.token_mask.reshape(-1, 1) if ctx.token_mask is not None else torch.ones_like(chosen[:, :1])
+            counts = torch.bincount(
+                chosen.reshape(-1), real.expand_as(chosen).reshape(-1).float(), self.options.num_experts
+            )
+            self.pending_load += counts
+        capacity_factor = options.capacity_factor
         out, dropped = self.dispatch(flat, chosen, weights, capacity_factor)
         self.report(logits, chosen, ctx, (bsz, seq))
         ctx.add_stat(DROPPED, dropped.view(bsz, seq))

@@ -23,6 +23,7 @@ class GeometricMoEOptions(PartOptions):
     |κ| = `kappa_init`. With `capacity_factor` c > 0 an expert takes at most ⌈c·N·k/E⌉ of a forward's N
     tokens, first come first served; the rest of its assignments are dropped (the token keeps its residual)
     and counted. A phase may change it. `nuanced_routing` is the seed's curvature-aware gate (see `route`).
+    `balance_bias_rate` γ > 0 turns on auxiliary-loss-free balancing (see `GeometricMoE.rebalance`).
     """
 
     kind = "ffn"
@@ -34,6 +35,7 @@ class GeometricMoEOptions(PartOptions):
     kappa_init: float = option(0.5, in_interval(0.0, 2.0), "in [0, 2)")
     tangent_radius: float = option(1.4, positive, "a positive number below pi/2")
     nuanced_routing: bool = option(False, boolean, "true or false")
+    balance_bias_rate: float = option(0.0, non_negative, "0 (off) or a positive number", phase=True)
     capacity_factor: float = option(0.0, non_negative, "0 (no limit) or a positive number", phase=True)
 
     @property

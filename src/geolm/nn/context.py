@@ -80,6 +80,12 @@ class ForwardContext:
         self.part_stats[name] = value
         self._stat_counts[name] = count + 1
 
+    @property
+    def closed(self) -> bool:
+        """True once the forward returned: a part running now is being recomputed (activation checkpointing)
+        and must not change any state, so that it computes what the forward computed."""
+        return self._closed
+
     def add_router_logits(self, logits: torch.Tensor) -> None:
         """A mixture part's router logits (tokens, experts) for this layer, exposed as HF's `router_logits`."""
         if not self._closed:
