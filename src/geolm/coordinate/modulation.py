@@ -156,7 +156,7 @@ class CoordinateModulation(nn.Module):
             ctx.add_stat(CONTEXT, theta_ctx)
         if cache is not None:  # the whole history of theta_ctx, so that crop() can rewind it
             history = theta_ctx if state is None else torch.cat((state.tensors[CONTEXT], theta_ctx), dim=1)
-            start = {} if state is None else {k: v for k, v in state.tensors.items() if k == START}
+            start = {START: state.tensors[START]} if state is not None and START in state.tensors else {}
             cache.set_state(STATE, None, {CONTEXT: history, **start}, seq_dims={CONTEXT: 1})
 
     def _apply_override(self, theta: torch.Tensor, past: int) -> torch.Tensor:

@@ -104,15 +104,16 @@ class GeometricMoE(nn.Module):
         if learning_balance:
             self.rebalance(options.balance_bias_rate)
         logits, chosen, weights = self.route(flat)
+        real = (  # (N, 1) float32, 1 at real tokens
+            ctx.token_mask.reshape(-1, 1).float()
+            if ctx.token_mask is not None
+            else torch.ones(len(flat), 1, device=x.device)
+        )
         if learning_balance:  # assignments of real tokens only
-            real = ctx.token_mask.reshape(-1, 1) if ctx.token_mask is not None else torch.ones_like(chosen[:, :1])
-            counts = torch.bincount(
-                chosen.reshape(-1), real.expand_as(chosen).reshape(-1).float(), self.options.num_experts
-            )
-            self.pending_load += counts
-        capacity_factor = options.capacity_factor
-        out, dropped = self.dispatch(flat, chosen, weights, capacity_factor)
-        self.report(logits, chosen, ctx, (bsz, seq))
+            weight = real.expand_as(chosen).reshape(-1)
+            self.pending_load += torch.bincount(chosen.reshape(-1), weight, self.options.num_experts)
+        out, dropped = self.dispatch(flat, chosen, weights, options.capacity_factor)
+        self.report(logits, chosen, real, ctx, (bsz, seq))
         ctx.add_stat(DROPPED, dropped.view(bsz, seq))
         ctx.add_router_logits(logits)
         return out.view(bsz, seq, hidden)
@@ -139,12 +140,17 @@ class GeometricMoE(nn.Module):
         combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
         return torch.zeros_like(x).index_add_(0, tokens, combined), dropped.view(-1, top_k).mean(-1)
 
-    def report(self, logits: torch.Tensor, chosen: torch.Tensor, ctx: ForwardContext, shape: tuple[int, int]) -> None:
-        """The balance and z losses over real tokens, and the per-token load and entropy statistics."""
+    def report(
+        self,
+        logits: torch.Tensor,
+        chosen: torch.Tensor,
+        real: torch.Tensor,
+        ctx: ForwardContext,
+        shape: tuple[int, int],
+    ) -> None:
+        """The balance and z losses over real tokens (`real`: (N, 1), 1 at real tokens), and the per-token load
+        and entropy statistics."""
         num = self.options.num_experts
-        real = (
-            ctx.token_mask.reshape(-1, 1).float() if ctx.token_mask is not None else logits.new_ones(logits.shape[0], 1)
-        )
         tokens = real.sum().clamp(min=1)
         load = F.one_hot(chosen, num).float().sum(1) / self.options.top_k  # (N, E), rows sum to 1
         probs = logits.softmax(-1)

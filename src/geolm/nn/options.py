@@ -73,7 +73,7 @@ class PartOptions:
     def from_mapping(cls, raw: Mapping[str, Any]) -> Self:
         """Options from JSON-like data: lists become tuples; an unknown key or a bad value is a `ConfigError`."""
         cls._refuse_unknown(raw, [f.name for f in fields(cls)], cls.where())
-        options = cls(**{key: tuple(v) if isinstance(v, list) else v for key, v in raw.items()})
+        options = cls(**_tuples(raw))
         options.check()
         return options
 
@@ -89,7 +89,7 @@ class PartOptions:
         if not allowed and settings:
             raise ConfigError(f"{here}: this {self.kind} part takes no phase settings")
         self._refuse_unknown(settings, allowed, here)
-        updated = replace(self, **{key: tuple(v) if isinstance(v, list) else v for key, v in settings.items()})
+        updated = replace(self, **_tuples(settings))
         updated.check(here)
         return updated
 
@@ -112,6 +112,11 @@ class PartOptions:
         if unknown:
             listed = ", ".join(allowed) or "none"
             raise ConfigError(f"{where} has unknown key(s) {unknown}; allowed: {listed}")
+
+
+def _tuples(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON-like values with lists as tuples, as the frozen options hold them."""
+    return {key: tuple(value) if isinstance(value, list) else value for key, value in raw.items()}
 
 
 def _passes(test: Check, value: Any) -> bool:

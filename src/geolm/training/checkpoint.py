@@ -58,10 +58,8 @@ def resume_checkpoint(resume: str | Path | None, run_dir: Path) -> Path | None:
 
 def recover_interrupted(run_dir: Path) -> None:
     """Undo what a save cut short between its two renames, and drop half-written temp dirs."""
-    pending = {p.name[1:].rsplit(".", 1)[0] for p in run_dir.glob(".*.prev")} | {
-        p.name[1:].rsplit(".", 1)[0] for p in run_dir.glob(".*.tmp")
-    }
-    for name in sorted(pending):
+    leftovers = [*run_dir.glob(".*.prev"), *run_dir.glob(".*.tmp")]  # .NAME.prev and .NAME.tmp
+    for name in sorted({p.name[1:].rsplit(".", 1)[0] for p in leftovers}):
         final, prev, tmp = run_dir / name, run_dir / f".{name}.prev", run_dir / f".{name}.tmp"
         if prev.is_dir() and not final.exists():
             prev.rename(final)

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from geolm.data import TokenBlocks
+from geolm.data.packing import IGNORE
 from geolm.errors import DataError
 
 _MIXTURE_STREAM = 1 << 30  # keeps mixture draws apart from the per-source permutation streams
@@ -34,7 +35,7 @@ def as_sources(data: TokenBlocks | Mapping[str, TokenBlocks]) -> dict[str, Token
 
 def loss_tokens(labels: torch.Tensor) -> int:
     """Tokens that carry loss after the model's one-position shift (what a per-token mean divides by)."""
-    return int((labels[:, 1:] != -100).sum())
+    return int((labels[:, 1:] != IGNORE).sum())
 
 
 class EpochOrder:

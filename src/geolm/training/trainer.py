@@ -23,6 +23,7 @@ from accelerate.utils import set_seed
 from torch import nn
 
 from geolm.data import TokenBlocks
+from geolm.data.packing import IGNORE
 from geolm.errors import CheckpointError, ConfigError, TrainingError
 from geolm.metrics import model_metrics
 from geolm.systems import register_training
@@ -311,7 +312,7 @@ class Trainer:
                     loss = (values * weight_vector).sum()
                 acc.backward(loss * share)
             totals += share * torch.cat([loss.detach()[None], values.detach()])
-            stats.add(getattr(outputs, "part_stats", None), local["labels"] != IGNORE_INDEX)
+            stats.add(getattr(outputs, "part_stats", None), local["labels"] != IGNORE)
         totals = (acc.reduce(totals, "sum") / world).tolist()  # token-weighted means over the global batch
         grad_norm = float(acc.clip_grad_norm_(self.model.parameters(), args.clip or math.inf))
         status = self.apply_update(math.isfinite(totals[0]), math.isfinite(grad_norm))
@@ -421,9 +422,6 @@ class Trainer:
             state=state,
             run_config=self.run_config,
         )
-
-
-IGNORE_INDEX = -100
 
 
 class StatSums:
