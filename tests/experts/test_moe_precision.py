@@ -32,7 +32,7 @@ def test_bf16_autocast_gradients_match_fp32_for_every_expert_group() -> None:
     cosine = {  # tensors, not single curvatures: a scalar gradient near 0 can flip sign under any rounding
         n: float(torch.nn.functional.cosine_similarity(g.flatten(), half[n].flatten(), dim=0))
         for n, g in full.items()
-        if g.numel() >= 16
+        if g.numel() >= 16 and bool(g.any())  # the memory's inner weights get none while its output is still 0
     }
     # bf16 rounds every matmul of the model (cosines of 0.9 to 1 here); the complex experts, which compute in
     # float32 with autocast off, are no worse than the rest

@@ -1,0 +1,193 @@
+"""The `slots` memory part: a working memory of M slots that tokens read by attention, written once per segment.
+
+The sequence is cut into segments of `segment_length` tokens by position. A token reads by one attention over
+[the memory as it stood when its segment began; the earlier tokens of its own segment]: memory and tokens
+compete in one softmax, the seed's "memory-attention fusion". When a segment's last token has been seen the
+slots write: each slot asks (one attention of the slots over [slots; that segment's tokens]) and takes the
+answer through a learnt gate, m' = m + g ⊙ (a − m), g = σ(W_g [m; a] + b). Nothing is sampled, and what a
+segment writes is readable only from the next segment on (the recurrent memory of RMT and Transformer-XL),
+so no token sees its own future.
+
+In a forward the segments run in order (a loop over segments, never over tokens) and the gradient flows
+through the writes. With a cache, the memory, the open segment's tokens and its index are part state: cached
+decoding computes what the full forward does, beams reorder the slots with the keys and values. The state
+summarises the past without per-token history of the slots, so `crop` refuses to rewind it.
+
+The slots live in a width of their own (`slot_size`), projected from and to the hidden size; the output
+projection starts at zero, so a fresh memory adds nothing until it learns to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from geolm.config import GeoConfig
+from geolm.errors import ConfigError
+from geolm.nn.context import ForwardContext
+from geolm.nn.layers import RMSNorm
+from geolm.nn.options import PartOptions, option, positive_int
+from geolm.nn.registry import MEMORY
+
+STATE = "slots"
+READ_SHARE = "memory_read_share"
+
+
+def _size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
+class SlotMemoryOptions(PartOptions):
+    """`slots` slots of width `slot_size` (0: the hidden size), read with `heads` heads; one write per
+    `segment_length` tokens."""
+
+    kind = "memory"
+
+    slots: int = option(16, positive_int, "a positive integer")
+    slot_size: int = option(0, _size, "0 (the hidden size) or a positive integer")
+    heads: int = option(4, positive_int, "a positive integer")
+    segment_length: int = option(64, positive_int, "a positive integer")
+
+    def check_together(self, where: str) -> None:
+        if self.slot_size and self.slot_size % self.heads:
+            raise ConfigError(f"{where}: slot_size {self.slot_size} does not split into {self.heads} heads")
+
+
+@MEMORY.register("slots")
+class WorkingMemory(nn.Module):
+    """One layer's slots, their read (tokens → [slots; segment]) and their write (slots → [slots; segment])."""
+
+    options_class = SlotMemoryOptions
+
+    def __init__(self, config: GeoConfig, layer_idx: int) -> None:
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.options = options = SlotMemoryOptions.from_config(config)
+        width = options.slot_size or config.hidden_size
+        if width % options.heads:
+            raise ConfigError(f"part_options['memory']: slot width {width} does not split into {options.heads} heads")
+        self.width = width
+        self.initial_slots = nn.Parameter(torch.randn(options.slots, width))
+        self.slot_norm = RMSNorm(width, config.rms_norm_eps)
+        self.token_proj = nn.Linear(config.hidden_size, width, bias=False)
+        self.q_proj = nn.Linear(config.hidden_size, width, bias=False)
+        self.k_proj = nn.Linear(width, width, bias=False)
+        self.v_proj = nn.Linear(width, width, bias=False)
+        self.write_q_proj = nn.Linear(width, width, bias=False)
+        self.write_gate = nn.Linear(2 * width, width)
+        self.o_weight = nn.Parameter(torch.zeros(config.hidden_size, width))  # zero: no effect until trained
+
+    def heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, N, width) → (B, heads, N, width / heads)."""
+        bsz, length, _ = x.shape
+        return x.view(bsz, length, self.options.heads, -1).transpose(1, 2)
+
+    def attend(self, queries: torch.Tensor, keys_in: torch.Tensor, allowed: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Attention of `queries` (B, Q, width) over `keys_in` (B, K, width) where `allowed` (B, Q, K) is True;
+        returns the output (B, Q, width) and the weights (B, heads, Q, K)."""
+        q, k, v = self.heads(queries), self.heads(self.k_proj(keys_in)), self.heads(self.v_proj(keys_in))
+        scores = torch.einsum("bhqd,bhkd->bhqk", q.float(), k.float()) / q.shape[-1] ** 0.5
+        weights = scores.masked_fill(~allowed[:, None], float("-inf")).softmax(-1)
+        out = torch.einsum("bhqk,bhkd->bhqd", weights.to(v.dtype), v)
+        return out.transpose(1, 2).reshape(queries.shape[0], queries.shape[1], -1), weights
+
+    def write(
+        self, memory: torch.Tensor, context: torch.Tensor, visible: torch.Tensor, done: torch.Tensor
+    ) -> torch.Tensor:
+        """The slots after writing the segment whose tokens are `visible` (B, K) in `context` = [slots; ...],
+        for the rows where it is `done` (B,); the other rows keep their slots."""
+        queries = self.write_q_proj(self.slot_norm(memory))
+        answer, _ = self.attend(queries, context, visible[:, None].expand(-1, memory.shape[1], -1))
+        gate = torch.sigmoid(self.write_gate(torch.cat([memory, answer], -1)))
+        return torch.where(done[:, None, None], memory + gate * (answer - memory), memory)
+
+    def forward(self, x: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
+        bsz, seq, _ = x.shape
+        length = self.options.segment_length
+        tokens = self.token_proj(x)  # (B, T, width): what the segment offers the slots and the readers
+        positions = ctx.position_ids.expand(bsz, seq)
+        real = ctx.token_mask if ctx.token_mask is not None else torch.ones_like(positions, dtype=torch.bool)
+        state = self.incoming(ctx, x)
+        seg = positions // length
+        rel = (seg - state.segment[:, None]).clamp(0)  # 0: the segment open when this chunk began
+        steps = (seq + length - 2) // length + 1  # most segments one chunk can touch
+        # The slots each segment of the chunk reads, in order, and what each write leaves behind.
+        memories, memory, completed = [], state.memory, torch.zeros_like(state.segment)
+        for step in range(steps):
+            memories.append(memory)
+            in_step = real & (rel == step)
+            every_slot = torch.ones_like(memory[..., 0], dtype=torch.bool)
+            visible = torch.cat([every_slot, state.filled & (step == 0), in_step], 1)
+            done = (in_step & (positions % length == length - 1)).any(-1)
+            memory = self.write(memory, torch.cat([self.slot_norm(memory), state.buffer, tokens], 1), visible, done)
+            completed = completed + done.long()
+        read = self.read(x, tokens, memories, state, rel, seg, real, ctx)
+        if ctx.cache is not None and not ctx.closed:
+            current = state.segment + completed
+            kept = completed == 0  # the open segment's earlier tokens stay buffered only if it is still open
+            after = SlotState(memory, state.buffer * kept[:, None, None], state.filled & kept[:, None], current)
+            after.add_tokens(tokens, real & (seg == current[:, None]), positions % length)
+            ctx.cache.set_state(STATE, self.layer_idx, vars(after), rewindable=False)
+        return F.linear(read, self.o_weight)
+
+    def read(
+        self,
+        x: torch.Tensor,
+        tokens: torch.Tensor,
+        memories: list[torch.Tensor],
+        state: SlotState,
+        rel: torch.Tensor,
+        seg: torch.Tensor,
+        real: torch.Tensor,
+        ctx: ForwardContext,
+    ) -> torch.Tensor:
+        """One attention: each token sees the slots its segment began with, the buffered tokens of the open
+        segment (if it is in it), and the earlier tokens of its own segment in this chunk."""
+        seq, slots = x.shape[1], self.options.slots
+        block = torch.arange(len(memories) * slots, device=x.device) // slots
+        sees_slots = block[None, None, :] == rel[..., None].clamp(max=len(memories) - 1)
+        sees_buffer = state.filled[:, None, :] & (rel == 0)[..., None]
+        causal = torch.ones(seq, seq, dtype=torch.bool, device=x.device).tril()
+        sees_tokens = causal[None] & (seg[:, :, None] == seg[:, None, :]) & real[:, None, :]
+        context = torch.cat([self.slot_norm(torch.cat(memories, 1)), state.buffer, tokens], 1)
+        allowed = torch.cat([sees_slots, sees_buffer, sees_tokens], -1)
+        read, weights = self.attend(self.q_proj(x), context, allowed)
+        ctx.add_stat(READ_SHARE, weights[..., : len(memories) * slots].sum(-1).mean(1))
+        return read
+
+    def incoming(self, ctx: ForwardContext, x: torch.Tensor) -> SlotState:
+        """The state the cache holds, or a fresh one: the initial slots and an empty segment 0."""
+        cached = ctx.cache.state(STATE, self.layer_idx) if ctx.cache is not None else None
+        if cached is not None:
+            return SlotState(**cached.tensors)
+        bsz, length = x.shape[0], self.options.segment_length
+        return SlotState(
+            memory=self.initial_slots.to(x.dtype)[None].expand(bsz, -1, -1),
+            buffer=x.new_zeros(bsz, length, self.width),
+            filled=torch.zeros(bsz, length, dtype=torch.bool, device=x.device),
+            segment=torch.zeros(bsz, dtype=torch.long, device=x.device),
+        )
+
+
+@dataclass
+class SlotState:
+    """One layer's memory between chunks: the slots (B, M, width), the open segment's tokens at their place in
+    it (B, L, width) with `filled` (B, L) marking which are there, and the open segment's index (B,)."""
+
+    memory: torch.Tensor
+    buffer: torch.Tensor
+    filled: torch.Tensor
+    segment: torch.Tensor
+
+    def add_tokens(self, tokens: torch.Tensor, take: torch.Tensor, places: torch.Tensor) -> None:
+        """Put the tokens marked in `take` (B, T) into the buffer at `places` (B, T), their places in the segment."""
+        length = self.buffer.shape[1]
+        where = torch.where(take, places, length)  # place `length` is a sink for the other tokens
+        buffer = self.buffer.to(tokens.dtype)  # under autocast the projections give bf16
+        buffer = torch.cat([buffer, buffer[:, :1]], 1).scatter(1, where[..., None].expand_as(tokens), tokens)
+        self.buffer = buffer[:, :length]
+        self.filled = torch.cat([self.filled, self.filled[:, :1]], 1).scatter(1, where, take)[:, :length]

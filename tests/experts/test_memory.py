@@ -1,0 +1,121 @@
+"""The `slots` working memory: causal across segments, cache-exact in every way a cache is used, and honest
+about what it carries and costs."""
+
+import pytest
+import torch
+
+from geolm import GeoConfig, GeoForCausalLM
+from geolm.experts.memory import READ_SHARE, STATE, WorkingMemory
+from geolm.nn.context import ForwardContext
+from geolm.params import parameter_table
+from geolm.testing import assert_cache_matches_forward, assert_causal
+
+SEGMENT = 8  # mgm-tiny's segment length
+
+
+def randomized(config: GeoConfig, seed: int = 0) -> GeoForCausalLM:
+    """Random values everywhere, the memory's zero-initialised output included, so the memory matters."""
+    torch.manual_seed(seed)
+    model = GeoForCausalLM(config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn(param.shape, generator=generator) * 0.1)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def mgm() -> GeoForCausalLM:
+    config = GeoConfig.from_preset("mgm-tiny")
+    assert config.part_options["memory"]["segment_length"] == SEGMENT
+    return randomized(config)
+
+
+def test_memory_preset_is_causal_over_several_segments(mgm: GeoForCausalLM) -> None:
+    assert_causal(mgm, length=3 * SEGMENT - 2)
+
+
+@pytest.mark.parametrize(("beams", "left_padding"), [(1, 0), (1, 3), (3, 0)])
+def test_cached_decoding_equals_a_full_forward_across_segments(mgm, beams: int, left_padding: int) -> None:
+    # a prompt of more than one segment, then decoding across the next segment boundary
+    assert_cache_matches_forward(
+        mgm, prompt_length=SEGMENT + 3, new_tokens=SEGMENT, num_beams=beams, left_padding=left_padding
+    )
+
+
+def test_chunked_prefill_equals_one_forward(mgm: GeoForCausalLM) -> None:
+    ids = torch.randint(0, mgm.config.vocab_size, (2, 28), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        full = mgm(ids, use_cache=False).logits
+        cache, pieces, start = mgm.model.new_cache(), [], 0
+        for size in (3, 9, 1, 7, 8):  # chunks that start, end and straddle segment boundaries
+            out = mgm(ids[:, start : start + size], cache=cache, use_cache=True)
+            pieces.append(out.logits)
+            start += size
+    assert start == ids.shape[1]
+    torch.testing.assert_close(torch.cat(pieces, 1), full, atol=1e-5, rtol=1e-5)
+    state = cache.state(STATE, 0)
+    assert state is not None and state.tensors["segment"].tolist() == [28 // SEGMENT] * 2
+    assert state.tensors["filled"].sum(-1).tolist() == [28 % SEGMENT] * 2
+
+
+def memory_outputs(layer: WorkingMemory, x: torch.Tensor) -> torch.Tensor:
+    ctx = ForwardContext(position_ids=torch.arange(x.shape[1])[None], attention_mask=None, is_causal=True)
+    return layer(x, ctx)
+
+
+def test_a_segment_reads_only_what_earlier_segments_wrote() -> None:
+    """Alone, the memory part has no other path between segments: what crosses a boundary was written."""
+    config = GeoConfig.from_preset("mgm-tiny")
+    torch.manual_seed(0)
+    layer = WorkingMemory(config, 0)
+    with torch.no_grad():
+        layer.o_weight.normal_()
+    x = torch.randn(1, 3 * SEGMENT, config.hidden_size)
+    base = memory_outputs(layer, x)
+    changed = x.clone()
+    changed[0, 2] += 1.0  # a token of segment 0
+    out = memory_outputs(layer, changed)
+    assert torch.equal(out[0, :2], base[0, :2])  # earlier tokens: untouched
+    assert (out[0, SEGMENT:] - base[0, SEGMENT:]).abs().amax(-1).min() > 1e-6  # every later token: through the slots
+    later = x.clone()
+    later[0, SEGMENT + 5] += 1.0  # a token of segment 1
+    out = memory_outputs(layer, later)
+    assert torch.equal(out[0, : SEGMENT + 5], base[0, : SEGMENT + 5])
+
+
+def test_the_memory_is_read_and_its_share_reported(mgm: GeoForCausalLM) -> None:
+    ids = torch.randint(0, mgm.config.vocab_size, (2, 2 * SEGMENT))
+    with torch.no_grad():
+        share = mgm(ids).part_stats[READ_SHARE]
+    assert share.shape == (2, 2 * SEGMENT)
+    assert bool((share > 0).all() and (share < 1).all())
+    # the first token of a segment has only the slots (and itself) to attend to: its share is the largest
+    assert bool((share[:, 0] > share[:, SEGMENT - 1]).all())
+
+
+def test_the_cache_refuses_to_rewind_the_slots(mgm: GeoForCausalLM) -> None:
+    cache = mgm.model.new_cache()
+    with torch.no_grad():
+        mgm(torch.randint(0, mgm.config.vocab_size, (1, 5)), cache=cache, use_cache=True)
+    with pytest.raises(NotImplementedError, match="slots"):
+        cache.crop(-2)
+    assert not cache.is_croppable  # so assisted decoding stops at once, with transformers' own message
+    prompt = torch.randint(3, 100, (1, 5))
+    with torch.no_grad(), pytest.raises(ValueError, match="cropped"):
+        mgm.generate(prompt, attention_mask=torch.ones_like(prompt), assistant_model=mgm, max_new_tokens=3)
+
+
+def test_the_memory_parameter_count_is_counted_not_claimed() -> None:
+    """The seed's 256 x 2048 slots are 524,288 numbers; the memory's projections come on top, per layer."""
+    config = GeoConfig.from_preset(
+        "mgm-tiny", part_options={"memory": {"slots": 256, "slot_size": 2048, "heads": 16, "segment_length": 64}}
+    )
+    with torch.device("meta"):
+        model = GeoForCausalLM(config)
+    table = parameter_table(model).set_index("component")
+    hidden, width, layers = config.hidden_size, 2048, config.num_hidden_layers
+    per_layer = 256 * width + width + 2 * hidden * width + 3 * width * width + 2 * width * width + width
+    per_layer += hidden * width  # the output projection
+    assert table.loc["memory", "parameters"] == layers * per_layer
+    assert table.loc["memory", "parameters"] > 20 * 256 * width  # the slots are the small part
