@@ -38,8 +38,12 @@ def dense_reference(layer: GeometricMoE, x: torch.Tensor) -> torch.Tensor:
     return (every * full[..., None]).sum(1).view_as(x)
 
 
-def test_sparse_dispatch_equals_the_dense_reference_in_value_and_gradient() -> None:
-    layer = moe(top_k=2)
+@pytest.mark.parametrize("counts", [2, [3, 3, 2, 2, 2, 2, 2]])  # 14 experts, and 16 unevenly over 7 geometries
+def test_sparse_dispatch_equals_the_dense_reference_in_value_and_gradient(counts) -> None:
+    layer = moe(top_k=2, experts_per_geometry=counts, nuanced_routing=True)
+    with torch.no_grad():
+        layer.curvature_gate.normal_()
+    assert [group.count for group in layer.groups] == ([counts] * 7 if isinstance(counts, int) else counts)
     x = torch.randn(2, 7, 64, requires_grad=True)
     sparse = layer(x, context(7))
     dense = dense_reference(layer, x)
@@ -156,6 +160,8 @@ def test_every_geometry_gives_finite_values_and_gradients_also_under_bf16_autoca
 def test_options_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"\['top_k'\] is 15 but there are only 14 experts"):
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"top_k": 15}})
+    with pytest.raises(ConfigError, match=r"\['experts_per_geometry'\] gives \[2, 2\] for the 7 geometries"):
+        GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"experts_per_geometry": [2, 2]}})
     with pytest.raises(ConfigError, match=r"\['geometries'\] must be a non-empty list of"):
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"geometries": ["hyperbolic", "lorentz?"]}})
 

@@ -20,13 +20,22 @@ def verify(
     checkpoint: Path | None = typer.Argument(None, help="checkpoint or run directory to verify"),
     preset: str | None = typer.Option(None, "--preset", help="verify a freshly initialised preset instead"),
     seed: int = typer.Option(0, help="seed for initialisation and the random test tokens"),
+    count_only: bool = typer.Option(
+        False, "--count-only", help="with --preset: count on the meta device (no memory used) and run no checks"
+    ),
 ) -> None:
     """Print parameters by component, then run forward, backward, generate, causality and cache checks."""
     if (checkpoint is None) == (preset is None):
         raise ConfigError("give exactly one of a CHECKPOINT path or --preset NAME")
+    if count_only and preset is None:
+        raise ConfigError("--count-only counts a --preset; a checkpoint's weights are loaded to be checked")
     torch.manual_seed(seed)
-    model = _load(checkpoint, preset)
     console = Console()
+    if count_only:
+        with torch.device("meta"):
+            console.print(_parameter_rich_table(_load(None, preset), preset))
+        return
+    model = _load(checkpoint, preset)
     console.print(_parameter_rich_table(model, checkpoint or preset))
     failures = 0
     for name, check in _checks(model, seed):

@@ -51,11 +51,12 @@ class GeometricMoE(nn.Module):
         if options.nuanced_routing:  # one direction per geometry group, zero at start: plain routing at step 0
             self.curvature_gate = nn.Parameter(torch.zeros(len(options.geometries), config.hidden_size))
         self.groups = nn.ModuleList(
-            EXPERT_GROUPS[geometry](
-                options.experts_per_geometry, config.hidden_size, inner, options.kappa_init, options.tangent_radius
-            )
-            for geometry in options.geometries
+            EXPERT_GROUPS[geometry](count, config.hidden_size, inner, options.kappa_init, options.tangent_radius)
+            for geometry, count in zip(options.geometries, options.group_sizes, strict=True)
         )
+        # expert number e (counted over all groups) is expert e - first[g] of group g = group_of_expert[e]
+        self.group_of_expert = [g for g, count in enumerate(options.group_sizes) for _ in range(count)]
+        self.first_expert = [sum(options.group_sizes[:g]) for g in range(len(options.group_sizes))]
         for group in self.groups:  # one token runs top_k of the E experts: their expected share of the weights
             group.active_share = options.top_k / options.num_experts
         self.register_buffer("selection_bias", torch.zeros(options.num_experts))
@@ -76,8 +77,8 @@ class GeometricMoE(nn.Module):
 
     def expert(self, expert: int, x: torch.Tensor) -> torch.Tensor:
         """Run expert number `expert` (counted over all groups) on tokens x (n, D)."""
-        group, index = divmod(expert, self.options.experts_per_geometry)
-        return self.groups[group](index, x)
+        group = self.group_of_expert[expert]
+        return self.groups[group](expert - self.first_expert[group], x)
 
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Router logits (N, E) in float32, chosen experts (N, K) and their renormalised weights (N, K).
@@ -90,7 +91,7 @@ class GeometricMoE(nn.Module):
         if self.options.nuanced_routing:
             kappa = torch.cat([group.kappa() for group in self.groups]).float()  # (E,)
             per_group = F.linear(x.float(), self.curvature_gate.float())  # (N, G)
-            logits = logits + per_group.repeat_interleave(self.options.experts_per_geometry, dim=-1) * kappa
+            logits = logits + per_group[:, self.group_of_expert] * kappa  # each expert's group's direction
         probs = logits.softmax(-1)
         chosen = (probs + self.selection_bias).topk(self.options.top_k, dim=-1).indices
         weights = probs.gather(-1, chosen)

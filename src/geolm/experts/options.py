@@ -14,9 +14,15 @@ def _geometries(value: object) -> bool:
     return isinstance(value, tuple) and bool(value) and all(g in GEOMETRIES for g in value)
 
 
+def _counts(value: object) -> bool:
+    """One positive count for every group, or a list of them (one per geometry, in order)."""
+    return positive_int(value) or (isinstance(value, tuple) and bool(value) and all(map(positive_int, value)))
+
+
 @dataclass(frozen=True)
 class GeometricMoEOptions(PartOptions):
-    """`experts_per_geometry` experts of each geometry in `geometries`; each token goes to `top_k` of them.
+    """`experts_per_geometry` experts of each geometry in `geometries` (one number for all, or a list with one
+    per geometry: 16 experts do not split evenly over 7 geometries); each token goes to `top_k` of them.
 
     Every expert is a two-layer network of width `expert_size` (0: the config's `intermediate_size`) computed
     in its geometry; hyperbolic, spherical and Lorentz experts learn their curvature, starting at
@@ -29,7 +35,9 @@ class GeometricMoEOptions(PartOptions):
     kind = "ffn"
 
     geometries: tuple[str, ...] = option(GEOMETRIES, _geometries, f"a non-empty list of {list(GEOMETRIES)}")
-    experts_per_geometry: int = option(2, positive_int, "a positive integer")
+    experts_per_geometry: int | tuple[int, ...] = option(
+        2, _counts, "a positive integer, or a list of them with one per geometry"
+    )
     top_k: int = option(2, positive_int, "a positive integer")
     expert_size: int = option(0, lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "0 or more")
     kappa_init: float = option(0.5, in_interval(0.0, 2.0), "in [0, 2)")
@@ -39,12 +47,22 @@ class GeometricMoEOptions(PartOptions):
     capacity_factor: float = option(0.0, non_negative, "0 (no limit) or a positive number", phase=True)
 
     @property
+    def group_sizes(self) -> tuple[int, ...]:
+        """The number of experts of each geometry, in the order of `geometries`."""
+        if isinstance(self.experts_per_geometry, int):
+            return (self.experts_per_geometry,) * len(self.geometries)
+        return self.experts_per_geometry
+
+    @property
     def num_experts(self) -> int:
-        return len(self.geometries) * self.experts_per_geometry
+        return sum(self.group_sizes)
 
     def check_together(self, where: str) -> None:
         if len(set(self.geometries)) != len(self.geometries):
             raise ConfigError(f"{where}['geometries'] lists a geometry twice: {list(self.geometries)}")
+        if len(self.group_sizes) != len(self.geometries):
+            counts, names = list(self.group_sizes), list(self.geometries)
+            raise ConfigError(f"{where}['experts_per_geometry'] gives {counts} for the {len(names)} geometries {names}")
         if self.top_k > self.num_experts:
             raise ConfigError(f"{where}['top_k'] is {self.top_k} but there are only {self.num_experts} experts")
         if self.tangent_radius >= 1.5707:

@@ -30,3 +30,43 @@ register_preset(
         "memory": {"slots": 16, "slot_size": 128, "heads": 4, "segment_length": 64},
     },
 )
+
+# The seed's own shapes. Its integration test runs hidden 128 with 12 heads: 128 is not a multiple of 12, so,
+# as HF Llama does, each head is floor(128 / 12) = 10 wide and attention works in 120 dimensions. Its 16
+# experts do not split evenly over the 7 geometries: 3 euclidean, 3 hyperbolic and 2 of each other kind.
+# The seed sizes its memory (256 slots x 2048) for the final model only; the integration shape keeps the 256
+# slots at the hidden width, and its depth (4 layers) is mgm-small's.
+SIXTEEN = [3, 3, 2, 2, 2, 2, 2]
+TWELVE_HEADS = {"num_attention_heads": 12, "num_key_value_heads": 12}
+register_preset(
+    "mgm-seed-integration",
+    "the seed's integration-test shape: hidden 128, 12 heads (10 wide), 16 experts, top-4, 256 memory slots",
+    **{**PRESETS["llama-10m"], "hidden_size": 128, "num_hidden_layers": 4, **MIXTURE, **TWELVE_HEADS},
+    memory="slots",
+    part_options={
+        "ffn": {"experts_per_geometry": SIXTEEN, "top_k": 4, "expert_size": 512},
+        "memory": {"slots": 256, "slot_size": 128, "heads": 4, "segment_length": 64},
+    },
+)
+# Its final model: hidden 1600, 16 experts, top-8, 12 heads. 1600 / 12 is not whole and 133 is odd (rotary
+# embeddings need an even width), so the heads are given an explicit width of 128; depth and vocabulary are
+# not stated by the seed: 12 layers and 32,000 tokens here, experts 4 x 1600 wide ("feed-forward factor 4").
+register_preset(
+    "mgm-seed",
+    "the seed's final shape: hidden 1600, 12 heads of 128, 12 layers, 16 experts of width 6400, top-8",
+    vocab_size=32000,
+    hidden_size=1600,
+    intermediate_size=6400,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    num_key_value_heads=12,
+    head_dim=128,
+    max_position_embeddings=2048,
+    tie_word_embeddings=False,
+    **MIXTURE,
+    memory="slots",
+    part_options={
+        "ffn": {"experts_per_geometry": SIXTEEN, "top_k": 8, "expert_size": 6400},
+        "memory": {"slots": 256, "slot_size": 2048, "heads": 16, "segment_length": 64},
+    },
+)
