@@ -1,14 +1,20 @@
-"""mgm-small against dense Llamas of the same shape with equal active and with equal total parameters."""
+"""mgm-small (with and without its memory slots) against dense Llamas of the same shape with equal active and
+with equal total parameters, and the share of the mixture's forward time spent routing and dispatching."""
 
 from __future__ import annotations
+
+import time
+from collections.abc import Callable
 
 import torch
 
 from benchmarks.common import throughput
 from geolm import GeoConfig, GeoForCausalLM
+from geolm.experts.moe import GeometricMoE
 from geolm.params import parameter_table
 
 MIXTURE = "mgm-small"
+NO_MEMORY = "mgm-small, no memory"
 
 
 def dense_twin(config: GeoConfig, ffn_parameters: float) -> GeoForCausalLM:
@@ -19,10 +25,51 @@ def dense_twin(config: GeoConfig, ffn_parameters: float) -> GeoForCausalLM:
     )
 
 
+def without_memory(name: str) -> GeoConfig:
+    """The preset with its memory part removed (and the memory's options with it)."""
+    options = {kind: o for kind, o in GeoConfig.from_preset(name).part_options.items() if kind != "memory"}
+    return GeoConfig.from_preset(name, memory="none", part_options=options)
+
+
+@torch.no_grad()
+def time_shares(model: GeoForCausalLM, batch: int = 8, seq_len: int = 256, repeats: int = 5) -> dict[str, float]:
+    """Shares of a forward's wall time spent in the mixture's routing (router, top-k, losses and statistics)
+    and in its dispatch (sorting, the experts, combining), timed by wrapping those methods."""
+    spent = {"route": 0.0, "dispatch": 0.0}
+    originals = {name: getattr(GeometricMoE, name) for name in ("route", "report", "dispatch")}
+
+    def clocked(name: str, key: str) -> Callable:
+        def run(self, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return originals[name](self, *args, **kwargs)
+            finally:
+                spent[key] += time.perf_counter() - start
+
+        return run
+
+    tokens = torch.randint(3, model.config.vocab_size, (batch, seq_len), generator=torch.Generator().manual_seed(0))
+    model.eval()
+    model(tokens, use_cache=False)  # warm-up
+    try:
+        for name, key in (("route", "route"), ("report", "route"), ("dispatch", "dispatch")):
+            setattr(GeometricMoE, name, clocked(name, key))
+        start = time.perf_counter()
+        for _ in range(repeats):
+            model(tokens, use_cache=False)
+        total = time.perf_counter() - start
+    finally:
+        for name, method in originals.items():
+            setattr(GeometricMoE, name, method)
+    return {key: value / total for key, value in spent.items()}
+
+
 def run() -> dict:
-    """Training and cached-generation tokens/s of the mixture and its two dense twins, and the time ratios."""
+    """Training and cached-generation tokens/s of the mixture, without its memory, and its two dense twins;
+    the time ratios; the routing and dispatch shares of the forward."""
     torch.manual_seed(0)
     mixture = GeoForCausalLM(GeoConfig.from_preset(MIXTURE))
+    plain = GeoForCausalLM(without_memory(MIXTURE))
     table = parameter_table(mixture).set_index("component")
     layers = mixture.config.num_hidden_layers
     per_layer = {
@@ -30,6 +77,7 @@ def run() -> dict:
     }
     models = {
         MIXTURE: mixture,
+        NO_MEMORY: plain,
         "dense, equal active": dense_twin(mixture.config, per_layer["active"]),
         "dense, equal total": dense_twin(mixture.config, per_layer["parameters"]),
     }
@@ -39,16 +87,19 @@ def run() -> dict:
         counts = parameter_table(model)
         result["parameters"][name] = {"total": int(counts["parameters"].sum()), "active": int(counts["active"].sum())}
     train, gen = result["train_tokens_per_s"], result["generate_tokens_per_s"]
-    result["train_ratio"] = {name: train[name] / train[MIXTURE] for name in models}
-    result["generate_ratio"] = {name: gen[name] / gen[MIXTURE] for name in models}
+    peer = "dense, equal active"  # time ratio = how many times longer a row takes than this peer
+    result["train_ratio"] = {name: train[peer] / train[name] for name in models}
+    result["generate_ratio"] = {name: gen[peer] / gen[name] for name in models}
+    result["time_shares"] = time_shares(plain)
     return result
 
 
 def markdown(result: dict) -> str:
-    """Time ratio = the dense model's tokens/s over the mixture's (how much longer the mixture takes)."""
+    """Time ratio = the equal-active dense model's tokens/s over the row's (how much longer the row takes)."""
     lines = [
         f"Training: {result['train_shape']}; generation: {result['generate_shape']}. The time ratio is how "
-        f"many times longer {MIXTURE} takes than the model in that row (target against equal active: <= 1.3x).",
+        "many times longer the row's model takes than the dense model with equal active parameters (target for "
+        "the mixture: <= 1.3x).",
         "",
         "| model | total parameters | active per token | training tokens/s | time ratio "
         "| generation tokens/s | time ratio |",
@@ -60,4 +111,11 @@ def markdown(result: dict) -> str:
             f"{result['train_ratio'][name]:.2f}x | {result['generate_tokens_per_s'][name]:.1f} | "
             f"{result['generate_ratio'][name]:.2f}x |"
         )
+    shares = result["time_shares"]
+    lines += [
+        "",
+        f"Of a forward of {NO_MEMORY} (8 x 256 tokens, no gradient), routing (router, top-k, balance and z losses, "
+        f"statistics) takes {shares['route']:.1%} and dispatch (sorting, the experts, combining) "
+        f"{shares['dispatch']:.1%}; the rest is attention, norms, embeddings and the output layer.",
+    ]
     return "\n".join(lines)

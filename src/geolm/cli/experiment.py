@@ -1,5 +1,5 @@
-"""`geolm experiment suite|summarize|head-split`: curvature against standard attention, and which head geometries
-emerge."""
+"""`geolm experiment suite|summarize|head-split|mixture`: curvature against standard attention, which head
+geometries emerge, and mixed geometries against Euclidean and dense feed-forward blocks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from geolm.errors import ConfigError
 
 app = typer.Typer(help="Experiment suites comparing geometric and standard models.", no_args_is_help=True)
 
@@ -104,3 +106,28 @@ def summarize(
     typer.echo(table)  # plain, so the markdown is not wrapped to the terminal
     if out is not None:
         write_atomic(out, lambda temp: temp.write_text(table + "\n", encoding="utf-8"))
+
+
+@app.command()
+def mixture(
+    quick: Annotated[bool, typer.Option("--quick", help="one seed, a few steps, a tiny model (a smoke test)")] = False,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/mixture"),
+    seeds: Annotated[str | None, typer.Option(help="comma-separated seeds (default 0,1,2; quick: 0)")] = None,
+    steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 400; quick: 8)")] = None,
+) -> None:
+    """Mixed geometries against a Euclidean-only mixture and a dense model: held-out loss and routing."""
+    from geolm.experiments.mixture import MixtureOptions, run_mixture
+
+    chosen: dict = {}
+    if seeds:
+        try:
+            chosen["seeds"] = [int(s) for s in seeds.split(",")]
+        except ValueError:
+            raise ConfigError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    if steps is not None:
+        chosen["steps"] = steps
+    options = MixtureOptions.quick(**chosen) if quick else MixtureOptions(**chosen)
+    console = Console()
+    results = run_mixture(options, out, progress=lambda message: console.print(f"training {message}"))
+    console.print((out / "report.md").read_text(), soft_wrap=True)
+    console.print(f"results in {out} ({results['wall_s']} s)")

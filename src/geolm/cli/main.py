@@ -32,9 +32,11 @@ def _mount() -> None:
     app.add_typer(experiment.app, name="experiment", help="experiment suites: geometric against standard models")
     app.add_typer(data.app, name="data", help="build and inspect training data")
     from geolm.curvature.cli import heads
+    from geolm.experts.cli import experts
     from geolm.terrain.modulators.__main__ import claim
 
     analyze.app.command("heads")(heads)
+    analyze.app.command("experts")(experts)
     analyze.app.command("modulator-claim")(claim)
     app.add_typer(analyze.app, name="analyze", help="geometry analysis of models")
 
