@@ -17,6 +17,7 @@ STEPS, BATCH, BLOCK = 150, 8, 256
 def run() -> dict:
     """Train each preset for STEPS steps and report its best held-out validation loss."""
     from geolm.cli.train import curriculum_and_data, prepare_run
+    from geolm.presets import preset_recipe
     from geolm.data.tokenizer import save_tokenizer
     from geolm.training import TrainArgs, train
 
@@ -39,7 +40,7 @@ def run() -> dict:
             )
             if tokenizer_dir is None:
                 tokenizer_dir = save_tokenizer(run_["tokenizer"], Path(tmp) / "tokenizer")
-            plan, data = curriculum_and_data(run_, None, BLOCK, 0)
+            plan, data = curriculum_and_data(run_, None, preset_recipe(preset), BLOCK, 0)
             args = TrainArgs(
                 steps=STEPS,
                 batch_size=BATCH,

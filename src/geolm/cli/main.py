@@ -22,7 +22,7 @@ def _mount() -> None:
     from geolm.cli import analyze, chat, data, demo, experiment, generate, menu, plot, presets, train, verify
 
     app.command("demo")(demo.demo)
-    app.command("train")(train.train)
+    app.command("train", context_settings=train.CONTEXT_SETTINGS)(train.train)  # extra flags go to the recipe
     app.command("generate")(generate.generate)
     app.command("chat")(chat.chat)
     app.command("verify")(verify.verify)

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from geolm.errors import CheckpointError, ConfigError
 
+if TYPE_CHECKING:
+    from geolm.training.recipes import RecipeStart
+
 console = Console(stderr=True)
+# Flags `geolm train` does not know go on to the run's recipe (`geolm.training.recipes`); the command is mounted
+# with these settings so that click passes them through.
+CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
 def train(
+    ctx: typer.Context,
     preset: str = typer.Option("llama-10m", help="model preset (see `geolm presets`)"),
     config: Path | None = typer.Option(None, help="JSON file of model config overrides (may name a preset)"),
     data: list[Path] | None = typer.Option(None, help="training files or directories; none = embedded corpus"),
@@ -45,29 +55,62 @@ def train(
     start_phase: str | None = typer.Option(
         None, "--start-phase", help="begin at this phase (name or number) from the --resume checkpoint"
     ),
+    recipe_flags: bool = typer.Option(
+        False, "--recipe-flags", help="print the flags of the run's recipe (given besides these) and exit"
+    ),
 ) -> None:
-    """Train a geolm model; checkpoints go to OUT/last and OUT/best, metrics to OUT/metrics.jsonl."""
+    """Train a geolm model; checkpoints go to OUT/last and OUT/best, metrics to OUT/metrics.jsonl.
+
+    Flags not listed here belong to the run's recipe: `--recipe-flags` lists them.
+    """
+    from geolm.systems import register_training
     from geolm.training import Curriculum, TrainArgs
     from geolm.training import train as run_training
+    from geolm.training.recipes import parse_recipe_flags, recipe_flags_help
 
+    register_training()  # recipes declare their flags in their systems' training modules
+    recipe = recipe or recipe_of(preset, config)
+    if recipe_flags:
+        typer.echo(recipe_flags_help(recipe), nl=False)
+        return
+    # The recipe's flags are read before any tokenizer, data or model work, so a bad one fails at once.
+    base = base_fields(preset, config)
+    chosen = parse_recipe_flags(recipe, ctx.args, base)
     out = out or Path("runs") / preset
-    args = TrainArgs(
-        steps=steps,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        lr=lr,
-        warmup_steps=min(warmup_steps, steps),
-        eval_every=eval_every,
-        log_every=log_every,
-        save_every=save_every,
-        stop_after=stop_after,
-        seed=seed,
-        mixed_precision=mixed_precision,
-        gradient_checkpointing=gradient_checkpointing,
-        compile=compile,
-        report_to=report_to or [],
-    )
+    settings: dict[str, Any] = {
+        "steps": steps,
+        "batch_size": batch_size,
+        "grad_accum": grad_accum,
+        "lr": lr,
+        "warmup_steps": warmup_steps,
+        "eval_every": eval_every,
+        "log_every": log_every,
+        "save_every": save_every,
+        "stop_after": stop_after,
+        "seed": seed,
+        "mixed_precision": mixed_precision,
+        "gradient_checkpointing": gradient_checkpointing,
+        "compile": compile,
+        "report_to": report_to or [],
+    }
+    overrides = dict(chosen.train)
+    block_size = overrides.pop("block_size", block_size)
+    unknown = sorted(set(overrides) - {f.name for f in fields(TrainArgs)})
+    if unknown:
+        raise ConfigError(f"recipe {recipe!r} sets unknown training setting(s) {unknown}")
+    settings.update(overrides)
+    settings["warmup_steps"] = min(settings["warmup_steps"], settings["steps"])
+    args = TrainArgs(**settings)
+    if chosen.start is not None:
+        resume, start_phase = recipe_start(chosen.start, out, resume, start_phase)
+    if resume is not None:
+        check_kept_model(resume, out, chosen.config)
     plan = Curriculum.from_file(curriculum) if curriculum else None
+    if plan is not None and chosen.recipe:
+        raise ConfigError(
+            f"--curriculum replaces the curriculum and data of recipe {recipe!r}, which its flags set "
+            f"({', '.join(sorted(chosen.recipe))}); drop one or the other"
+        )
     run = prepare_run(
         preset=preset,
         config_file=config,
@@ -79,8 +122,9 @@ def train(
         tokenizer_dir=tokenizer,
         vocab_size=vocab_size,
         max_train_tokens=max_train_tokens,
+        config_overrides=chosen.config_overrides(base),
     )
-    plan, train_data = curriculum_and_data(run, plan, recipe or recipe_of(preset, config), block_size, seed)
+    plan, train_data = curriculum_and_data(run, plan, recipe, block_size, seed, chosen.recipe)
     result = run_training(
         run["model"],
         train_data,
@@ -102,9 +146,11 @@ def train(
     console.print(f"[bold]done[/]: {json.dumps(summary)}")
 
 
-def curriculum_and_data(run: dict, plan, recipe: str, block_size: int, seed: int) -> tuple:
+def curriculum_and_data(
+    run: dict, plan, recipe: str, block_size: int, seed: int, options: Mapping[str, Any] | None = None
+) -> tuple:
     """The curriculum and training sources of a run: the user's plan on the run's data if given, else what the
-    named recipe builds (the preset's own, unless --recipe says otherwise)."""
+    named recipe builds (the preset's own, unless --recipe says otherwise) with the options its flags chose."""
     from geolm.systems import register_training
     from geolm.training.recipes import RECIPES, RecipeInputs
 
@@ -113,7 +159,59 @@ def curriculum_and_data(run: dict, plan, recipe: str, block_size: int, seed: int
         return plan, run["train"]
     build = RECIPES.get(recipe)
     with console.status(f"preparing the data of recipe {recipe!r}"):
-        return build(RecipeInputs(run["tokenizer"], run["train"], block_size, seed))
+        return build(RecipeInputs(run["tokenizer"], run["train"], block_size, seed, options or {}))
+
+
+def recipe_start(start: RecipeStart, out: Path, resume: str | None, start_phase: str | None) -> tuple[str, str | int]:
+    """The checkpoint (inside OUT) and phase at which a recipe's flag, such as --skip-setup, starts the run."""
+    if resume is not None or start_phase is not None:
+        raise ConfigError(f"{start.flag} chooses the checkpoint and phase to start at; drop --resume and --start-phase")
+    checkpoint = out / start.checkpoint
+    if not (checkpoint / "config.json").is_file():
+        raise CheckpointError(f"{start.flag} starts from {checkpoint}, which is not a checkpoint (run the setup first)")
+    return str(checkpoint), start.phase
+
+
+def check_kept_model(resume: str, out: Path, flags_config: Mapping[str, Any]) -> None:
+    """A resumed run keeps its checkpoint's model, so a recipe flag asking for another shape is refused rather
+    than silently ignored (a flag repeating the checkpoint's value is fine)."""
+    from geolm.config import GeoConfig
+    from geolm.training.checkpoint import resume_checkpoint
+
+    checkpoint = resume_checkpoint(resume, out)
+    if checkpoint is None or not flags_config:
+        return
+    config = GeoConfig.from_pretrained(checkpoint)
+    options = config.resolved_options()
+    wanted = {key: value for key, value in flags_config.items() if key != "part_options"}
+    have = {key: getattr(config, key) for key in wanted}
+    for kind, settings in (flags_config.get("part_options") or {}).items():
+        for name, value in settings.items():
+            wanted[f"{kind}.{name}"] = value
+            have[f"{kind}.{name}"] = getattr(options[kind], name, None) if kind in options else None
+    for key, value in wanted.items():
+        if value is not None and _plain(value) != _plain(have[key]):
+            raise ConfigError(
+                f"{checkpoint} has {key} {_plain(have[key])}, the recipe's flags ask for {_plain(value)}; a resumed "
+                "run keeps its checkpoint's model"
+            )
+
+
+def _plain(value: Any) -> Any:
+    """Lists and tuples alike (a config read back from JSON has lists where options have tuples)."""
+    return [_plain(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+def base_fields(preset: str, config_file: Path | None) -> dict[str, Any]:
+    """The model config fields a recipe's flags apply to: the preset's, or a config file's over its preset's,
+    as `GeoConfig.from_file` builds them."""
+    from geolm.files import read_json_object
+    from geolm.presets import PRESETS
+
+    if config_file is None:
+        return dict(PRESETS.get(preset, {}))
+    data = read_json_object(config_file, "config")
+    return {**PRESETS.get(data.get("preset"), {}), **data}
 
 
 def recipe_of(preset: str, config_file: Path | None) -> str:
@@ -136,8 +234,12 @@ def prepare_run(
     tokenizer_dir: Path | None,
     vocab_size: int | None,
     max_train_tokens: int | None,
+    config_overrides: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Tokenizer, model and token blocks of a run; on resume the tokenizer and config come from the checkpoint."""
+    """Tokenizer, model and token blocks of a run; on resume the tokenizer and config come from the checkpoint.
+
+    `config_overrides` (a recipe's flags) apply over the preset or the config file; the config they make is
+    built and checked first, so a bad value fails before the tokenizer trains."""
     import torch
     from transformers import AutoTokenizer
 
@@ -153,27 +255,19 @@ def prepare_run(
         tok = AutoTokenizer.from_pretrained(checkpoint)
         config = GeoConfig.from_pretrained(checkpoint)
     else:
+        base = model_config(preset, config_file, **(config_overrides or {}))
+        check_block_size(block_size, base)
         if tokenizer_dir is not None:
             if not (tokenizer_dir / "tokenizer.json").exists():
                 raise CheckpointError(f"no tokenizer.json in tokenizer directory {tokenizer_dir}")
             tok = AutoTokenizer.from_pretrained(tokenizer_dir)
         else:
-            base = GeoConfig.from_file(config_file) if config_file else GeoConfig.from_preset(preset)
             texts = source_texts(data) if data else corpus_texts("train", seed=seed)
             with console.status("training the tokenizer"):
                 tok = train_tokenizer(itertools.islice(texts, 2_000_000), vocab_size or base.vocab_size)
-        overrides = {
-            "vocab_size": len(tok),
-            "pad_token_id": tok.pad_token_id,
-            "bos_token_id": tok.bos_token_id,
-            "eos_token_id": tok.eos_token_id,
-        }
-        config = GeoConfig.from_file(config_file, **overrides) if config_file else None
-        config = config or GeoConfig.from_preset(preset, **overrides)
-    if block_size > config.max_position_embeddings:
-        raise ConfigError(
-            f"block_size {block_size} exceeds the model's max_position_embeddings {config.max_position_embeddings}"
-        )
+        special = {key: getattr(tok, key) for key in ("pad_token_id", "bos_token_id", "eos_token_id")}
+        config = model_config(preset, config_file, **{**(config_overrides or {}), "vocab_size": len(tok), **special})
+    check_block_size(block_size, config)
     with console.status("tokenizing the training data"):
         train_blocks, val_blocks = prepare_lm_data(data, tok, block_size, seed=seed, max_train_tokens=max_train_tokens)
     console.print(
@@ -182,3 +276,18 @@ def prepare_run(
     torch.manual_seed(seed)
     model = GeoForCausalLM(config)
     return {"model": model, "tokenizer": tok, "train": train_blocks, "validation": val_blocks}
+
+
+def model_config(preset: str, config_file: Path | None, **overrides: Any):
+    """The run's model config: the config file's, or the preset's, with `overrides` on top."""
+    from geolm.config import GeoConfig
+
+    return GeoConfig.from_file(config_file, **overrides) if config_file else GeoConfig.from_preset(preset, **overrides)
+
+
+def check_block_size(block_size: int, config) -> None:
+    """Positions past the model's table have no embedding; refuse the run before it tokenizes anything."""
+    if block_size > config.max_position_embeddings:
+        raise ConfigError(
+            f"block_size {block_size} exceeds the model's max_position_embeddings {config.max_position_embeddings}"
+        )
