@@ -17,8 +17,8 @@ STEPS, BATCH, BLOCK = 150, 8, 256
 def run() -> dict:
     """Train each preset for STEPS steps and report its best held-out validation loss."""
     from geolm.cli.train import curriculum_and_data, prepare_run
-    from geolm.presets import preset_recipe
     from geolm.data.tokenizer import save_tokenizer
+    from geolm.presets import preset_recipe
     from geolm.training import TrainArgs, train
 
     results: dict[str, dict] = {}
