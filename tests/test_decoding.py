@@ -17,7 +17,7 @@ from geolm.nn.cache import GeoCache
 from geolm.testing import assert_cache_matches_forward, full_forward_greedy
 from test_modeling import randomized
 
-CAUSAL_FAMILIES = ["llama-tiny", "geometric-llama-tiny", "curvature-tiny", "mgm-tiny"]
+CAUSAL_FAMILIES = ["llama-tiny", "geometric-llama-tiny", "curvature-tiny", "mgm-tiny", "inl-tiny"]
 
 
 def forgetful(model: GeoForCausalLM) -> GeoForCausalLM:

@@ -131,6 +131,11 @@ class GeoModel(GeoPreTrainedModel):
         self.layers = nn.ModuleList(
             GeoDecoderLayer(config, i, self.modulation) for i in range(config.num_hidden_layers)
         )
+        self.shared = nn.ModuleDict()  # modules that parts share across layers (see a part's `bind_shared`)
+        for module in self.layers.modules():
+            share = getattr(module, "bind_shared", None)
+            if share is not None:
+                share(self.shared)
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
         self.gradient_checkpointing = False

@@ -22,6 +22,7 @@ SYSTEMS: tuple[System, ...] = (
     System("coordinate", "geolm.coordinate", training="geolm.coordinate.curriculum"),
     System("curvature", "geolm.curvature"),
     System("experts", "geolm.experts", training="geolm.experts.curriculum"),
+    System("integrator", "geolm.integrator", training="geolm.integrator.curriculum"),
 )
 
 

@@ -1,0 +1,226 @@
+"""The `integrator` FFN part: each token's state (x, v) iterates toward a learnt equilibrium, and each token
+stops on its own.
+
+x starts at a projection of the token's hidden state, v at 0; every iteration a controller reads [h, x, v]
+and sets the gains of the update in `geolm.integrator.dynamics`; the output is a projection of the final x.
+The FFN sees one token at a time, so halting cannot look at other tokens: causal by construction, and a
+cached decoding step computes what the full forward computes.
+
+Halting is a mask over tokens: a halted token's state is frozen, nothing loops over tokens, and training
+halts exactly as inference does. The loop runs `max_iterations` times in training (no host synchronisation);
+without gradients it leaves as soon as every token has halted (one check per iteration), which is where the
+saving shows up in time.
+
+Auxiliary losses (`aux_loss_weights`, each a mean over layers and real tokens): `integrator_equilibrium`,
+the variance-weighted pull of x toward μ (neurons whose final velocity varies more over tokens weigh more);
+`integrator_energy`, the final kinetic energy mean(v²); `integrator_speed`, the mean residual over the
+iterations a token ran, which rewards settling fast; `integrator_ponder`, ACT's N + R (learned halting only).
+Statistics: `integrator_iterations` (B, T), `integrator_layer_iterations` (B, T, layers) and
+`integrator_residual` (B, T), the relative residual when the token stopped.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from geolm.config import GeoConfig
+from geolm.integrator import dynamics
+from geolm.integrator.options import IntegratorOptions
+from geolm.nn.context import ForwardContext
+from geolm.nn.registry import FFN
+
+EQUILIBRIUM, ENERGY, SPEED, PONDER = (
+    "integrator_equilibrium",
+    "integrator_energy",
+    "integrator_speed",
+    "integrator_ponder",
+)
+ITERATIONS, LAYER_ITERATIONS, RESIDUAL = "integrator_iterations", "integrator_layer_iterations", "integrator_residual"
+SHARED_CONTROLLER, SHARED_EQUILIBRIUM = "integrator_controller", "integrator_equilibrium"
+
+
+class Controller(nn.Module):
+    """[h, x, v] → the raw gains (…, 4·S). The h part is computed once per token, the state part each iteration."""
+
+    def __init__(self, hidden: int, state: int, width: int) -> None:
+        super().__init__()
+        self.context_proj = nn.Linear(hidden, width)
+        self.state_proj = nn.Linear(2 * state, width, bias=False)
+        self.out_proj = nn.Linear(width, 4 * state)
+
+    def context(self, h: torch.Tensor) -> torch.Tensor:
+        return self.context_proj(h)
+
+    def forward(self, context: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        state = self.state_proj(torch.cat([x, v], -1).to(context.dtype))
+        return self.out_proj(F.silu(context + state))
+
+
+class Equilibrium(nn.Module):
+    """A learnable equilibrium μ (S,), starting at 0."""
+
+    def __init__(self, state: int) -> None:
+        super().__init__()
+        self.mu = nn.Parameter(torch.zeros(state))
+
+
+@FFN.register("integrator")
+class IntegratorFFN(nn.Module):
+    """in_proj → iterate (x, v) under the controller → out_proj; see the module docstring."""
+
+    options_class = IntegratorOptions
+    aux_loss_weights: ClassVar[dict[str, float]] = {EQUILIBRIUM: 0.01, ENERGY: 0.001, SPEED: 0.01, PONDER: 0.01}
+
+    def __init__(self, config: GeoConfig, layer_idx: int, modulation: nn.Module) -> None:
+        super().__init__()
+        self.options = options = IntegratorOptions.from_config(config)
+        self.layer_idx, self.num_layers = layer_idx, config.num_hidden_layers
+        hidden = config.hidden_size
+        self.state_size = state = options.state_size or hidden
+        self.controller_size = options.controller_size or max(1, state // 2)
+        self.in_proj = modulation.linear(hidden, state, layer_idx=layer_idx, role="in_proj")
+        self.out_proj = modulation.linear(state, hidden, layer_idx=layer_idx, role="out_proj")
+        if not options.share_controller:
+            self.controller = Controller(hidden, state, self.controller_size)
+        if options.equilibrium == "layer":
+            self.equilibrium = Equilibrium(state)
+        else:  # the global μ is shared (see `bind_shared`); this layer learns its offset from it
+            self.equilibrium_offset = nn.Parameter(torch.zeros(state))
+        excited = options.excited(state)
+        self.excitation_amplitude = nn.Parameter(torch.full((excited,), options.excitation_init))
+        self.excitation_frequency = nn.Parameter(torch.linspace(0.5, 2.0, excited))
+        self.excitation_phase = nn.Parameter(torch.arange(excited) * (2 * math.pi / excited))
+        if options.halting == "learned":
+            self.halting_unit = nn.Linear(2 * state, 1)
+
+    def bind_shared(self, shared: nn.ModuleDict) -> None:
+        """Called once per layer after the model is built: take the modules every layer shares from `shared`
+        (creating them at the first layer). They are held without registering, so they are saved and counted
+        once, under `model.shared`."""
+        hidden = self.in_proj.in_features
+        if self.options.share_controller:
+            if SHARED_CONTROLLER not in shared:
+                shared[SHARED_CONTROLLER] = Controller(hidden, self.state_size, self.controller_size)
+            self.__dict__["controller"] = shared[SHARED_CONTROLLER]
+        if self.options.equilibrium == "hierarchical":
+            if SHARED_EQUILIBRIUM not in shared:
+                shared[SHARED_EQUILIBRIUM] = Equilibrium(self.state_size)
+            self.__dict__["global_equilibrium"] = shared[SHARED_EQUILIBRIUM]
+
+    def mu(self) -> torch.Tensor:
+        if self.options.equilibrium == "layer":
+            return self.equilibrium.mu.float()
+        return (self.global_equilibrium.mu + self.equilibrium_offset).float()
+
+    def excitation(self, iteration: int, scale: float) -> torch.Tensor:
+        """s_n over the whole state (S,): zero at the neurons without an excitation."""
+        s = dynamics.excitation(
+            self.excitation_amplitude.float(),
+            self.excitation_frequency.float(),
+            self.excitation_phase.float(),
+            iteration,
+            scale,
+        )
+        if s.shape[0] == self.state_size:
+            return s
+        index = torch.arange(s.shape[0], device=s.device) * self.state_size // s.shape[0]  # spread evenly
+        return s.new_zeros(self.state_size).index_copy(0, index, s)
+
+    def iterate(
+        self,
+        context: torch.Tensor,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        mu: torch.Tensor,
+        drive: torch.Tensor,
+        start_norm: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One update of every token: the new x and v, and the relative residual of the step (B, T)."""
+        alpha, beta, gate, candidate = dynamics.gains(self.controller(context, x, v), self.options)
+        v_new = dynamics.velocity(v, x - mu, alpha, beta, candidate, drive, self.options.velocity_bound)
+        rate = self.options.dt * gate
+        step = rate * v_new
+        x_new = x + step
+        return x_new, v_new, dynamics.relative_residual(step, rate * drive, x_new, start_norm)
+
+    def forward(self, h: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
+        options = ctx.current(self.options)
+        context = self.controller.context(h)
+        x = self.in_proj(h, ctx).float()
+        v = torch.zeros_like(x)
+        mu, start_norm = self.mu(), torch.linalg.vector_norm(x, dim=-1)
+        active = torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
+        count, residual, residual_sum = (torch.zeros(x.shape[:-1], device=x.device) for _ in range(3))
+        learned = options.halting == "learned"
+        if learned:
+            halted_sum, out_x, remainder = torch.zeros_like(count), torch.zeros_like(x), torch.ones_like(count)
+        checkpointed = options.checkpoint_iterations and self.training and torch.is_grad_enabled()
+        may_exit = options.exit_when_halted and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        for n in range(options.max_iterations):
+            drive = self.excitation(n, options.excitation_scale)
+            if checkpointed:
+                x_new, v_new, res = checkpoint(self.iterate, context, x, v, mu, drive, start_norm, use_reentrant=False)
+            else:
+                x_new, v_new, res = self.iterate(context, x, v, mu, drive, start_norm)
+            running = active.unsqueeze(-1)
+            x, v = torch.where(running, x_new, x), torch.where(running, v_new, v)
+            count = count + active
+            residual = torch.where(active, res, residual)
+            residual_sum = residual_sum + active * res
+            may_halt = n + 1 >= options.min_iterations
+            if learned:
+                p = torch.sigmoid(self.halting_unit(torch.cat([x_new, v_new], -1).to(h.dtype)).float()).squeeze(-1)
+                p = p if may_halt else torch.zeros_like(p)
+                stop = active & (
+                    (halted_sum + p >= 1 - self.options.halting_threshold) | (n + 1 == options.max_iterations)
+                )
+                weight = torch.where(stop, 1 - halted_sum, torch.where(active, p, torch.zeros_like(p)))
+                out_x = out_x + weight.unsqueeze(-1) * x_new
+                remainder = torch.where(stop, 1 - halted_sum, remainder)
+                halted_sum = halted_sum + torch.where(active & ~stop, p, torch.zeros_like(p))
+                active = active & ~stop
+            elif options.halting == "residual" and may_halt:
+                active = active & (res >= options.tolerance)
+            if may_exit and may_halt and not bool(active.any()):
+                break
+        final = out_x if learned else x
+        self.report(ctx, options, final, v, mu, count, residual, residual_sum, remainder if learned else None)
+        return self.out_proj(final.to(h.dtype), ctx)
+
+    def report(
+        self,
+        ctx: ForwardContext,
+        options: IntegratorOptions,
+        x: torch.Tensor,
+        v: torch.Tensor,
+        mu: torch.Tensor,
+        count: torch.Tensor,
+        residual: torch.Tensor,
+        residual_sum: torch.Tensor,
+        remainder: torch.Tensor | None,
+    ) -> None:
+        """Hand the losses and statistics of this layer to the forward context (see the module docstring)."""
+        real = ctx.token_mask.float() if ctx.token_mask is not None else torch.ones_like(count)
+        tokens = real.sum().clamp(min=1)
+
+        def mean(per_token: torch.Tensor) -> torch.Tensor:
+            return (per_token * real).sum() / tokens / self.num_layers
+
+        spread = ((v - (v * real[..., None]).sum((0, 1)) / tokens) ** 2 * real[..., None]).sum((0, 1)) / tokens
+        weights = (spread / spread.mean().clamp(min=1e-12)).detach()  # 1 on average; unstable neurons above
+        ctx.add_loss(EQUILIBRIUM, mean(((x - mu) ** 2 * weights).mean(-1)))
+        ctx.add_loss(ENERGY, mean(v.pow(2).mean(-1)))
+        ctx.add_loss(SPEED, mean(residual_sum / options.max_iterations))
+        if remainder is not None:
+            ctx.add_loss(PONDER, mean(count + remainder))
+        ctx.add_stat(ITERATIONS, count)
+        by_layer = count.new_zeros(*count.shape, self.num_layers)
+        by_layer[..., self.layer_idx] = count * self.num_layers  # averaged over the layers' calls: this layer's count
+        ctx.add_stat(LAYER_ITERATIONS, by_layer)
+        ctx.add_stat(RESIDUAL, residual)

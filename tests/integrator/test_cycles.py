@@ -1,0 +1,79 @@
+"""The equilibrium/exploration cycles as curriculum data, and training an integrator model through them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from geolm import GeoConfig, GeoForCausalLM
+from geolm.data import TokenBlocks
+from geolm.integrator.curriculum import CYCLE_PRESETS, cycle_curriculum
+from geolm.integrator.layer import ENERGY, EQUILIBRIUM, SPEED, IntegratorFFN
+from geolm.training import TrainArgs, train
+
+WEIGHTS = IntegratorFFN.aux_loss_weights
+
+
+def test_the_balanced_preset_is_the_seeds_ten_twenty_five_times() -> None:
+    curriculum = cycle_curriculum("balanced")
+    names = [phase.name for phase in curriculum.phases]
+    assert names == [f"{kind}_{i}" for i in range(5) for kind in ("equilibrium", "exploration")]
+    assert [phase.length for phase in curriculum.phases] == pytest.approx([10 / 150, 20 / 150] * 5)
+    preset = CYCLE_PRESETS["balanced"]
+    for index, phase in enumerate(curriculum.phases):
+        cycle, exploring = divmod(index, 2)
+        decay = preset.anneal**cycle
+        pull = preset.exploration_pull if exploring else preset.equilibrium_pull
+        excitation = preset.exploration_excitation if exploring else preset.equilibrium_excitation
+        assert phase.part_settings == {"ffn": {"excitation_scale": excitation}}
+        assert phase.losses[EQUILIBRIUM] == pytest.approx(WEIGHTS[EQUILIBRIUM] * pull * decay)
+        assert phase.losses[ENERGY] == pytest.approx(WEIGHTS[ENERGY] * decay)
+        assert phase.losses[SPEED] == pytest.approx(WEIGHTS[SPEED] * decay)
+
+
+def test_every_preset_validates_against_an_integrator_model() -> None:
+    model = GeoForCausalLM(GeoConfig.from_preset("inl-tiny"))
+    names = [name for name, _ in model.named_parameters()]
+    for name in CYCLE_PRESETS:
+        curriculum = cycle_curriculum(name)
+        curriculum.validate(["train"], names, model.default_loss_weights())
+        for phase in curriculum.phases:
+            model.check_part_settings(phase.part_settings)
+
+
+def test_training_follows_the_cycles_weights_and_excitation(tmp_path, monkeypatch) -> None:
+    torch.manual_seed(0)
+    model = GeoForCausalLM(GeoConfig.from_preset("inl-tiny"))
+    scales: list[float] = []
+    original = IntegratorFFN.excitation
+
+    def spy(self, iteration, scale):
+        if iteration == 0 and self.layer_idx == 0 and self.training:
+            scales.append(scale)
+        return original(self, iteration, scale)
+
+    monkeypatch.setattr(IntegratorFFN, "excitation", spy)
+    ids = torch.randint(3, 512, (16, 16), generator=torch.Generator().manual_seed(0))
+    args = TrainArgs(steps=15, batch_size=4, lr=1e-2, warmup_steps=1, eval_every=0, save_every=0, log_every=1)
+    curriculum = cycle_curriculum("balanced")
+    train(model, TokenBlocks(ids, ids.clone()), None, args, tmp_path, curriculum=curriculum)
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in rows if "loss" in r and "event" not in r]
+    assert len(steps) == 15
+    for row in steps:
+        phase = curriculum.phases[curriculum.phase_index(row["step"] - 1, 15)]
+        expected = row["loss/lm"] + sum(
+            phase.losses[name] * row[f"loss/{name}"] for name in (EQUILIBRIUM, ENERGY, SPEED)
+        )
+        assert row["loss"] == pytest.approx(expected, rel=1e-6)
+        assert 1 <= row["stats/integrator_iterations"] <= 4
+        layers = [row[f"stats/integrator_layer_iterations/{i}"] for i in range(2)]
+        assert sum(layers) / 2 == pytest.approx(row["stats/integrator_iterations"], rel=1e-6)
+    expected_scales = [
+        curriculum.phases[curriculum.phase_index(step, 15)].part_settings["ffn"]["excitation_scale"]
+        for step in range(15)
+    ]
+    assert scales == expected_scales
+    assert len({*scales}) == 2
