@@ -46,6 +46,8 @@ class GeoConfig(PretrainedConfig):
 
     `attention`, `ffn`, `modulation` and `memory` name entries of the part registries in `geolm.nn.registry`;
     `part_options` holds each part's own settings as `{kind: {key: value}}`, validated by the part itself.
+    `embedding_size` below `hidden_size` factorises the embeddings (ALBERT's name): tokens are embedded in
+    that width and projected up, and the output head projects down before its (tied) vocabulary matrix.
     """
 
     model_type = "geolm"
@@ -53,6 +55,7 @@ class GeoConfig(PretrainedConfig):
 
     vocab_size: int = 8192
     hidden_size: int = 256
+    embedding_size: int | None = None
     intermediate_size: int = 768
     num_hidden_layers: int = 8
     num_attention_heads: int = 8
@@ -111,6 +114,14 @@ class GeoConfig(PretrainedConfig):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"config key {key!r} must be a positive integer, got {value!r}")
+        if self.embedding_size is not None and not (
+            isinstance(self.embedding_size, int)
+            and not isinstance(self.embedding_size, bool)
+            and self.embedding_size > 0
+        ):
+            raise ConfigError(
+                f"config key 'embedding_size' must be a positive integer or null, got {self.embedding_size!r}"
+            )
         if self.num_attention_heads % self.num_key_value_heads:
             raise ConfigError(
                 f"num_attention_heads ({self.num_attention_heads}) must be a multiple of "
@@ -128,6 +139,11 @@ class GeoConfig(PretrainedConfig):
         if bad:
             raise ConfigError(f"part_options has unknown part kind(s) {bad}; allowed: {list(PART_KINDS)}")
         self.resolved_options()
+
+    @property
+    def factorised_embeddings(self) -> bool:
+        """True when tokens are embedded in a narrower width than the hidden size (`embedding_size`)."""
+        return self.embedding_size is not None and self.embedding_size != self.hidden_size
 
     def resolved_options(self) -> dict[str, Any]:
         """Each selected part's checked options (kinds whose part takes none are left out).

@@ -126,7 +126,9 @@ class GeoModel(GeoPreTrainedModel):
     def __init__(self, config: GeoConfig, causal: bool = True) -> None:
         super().__init__(config)
         self.causal = causal
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        width = config.embedding_size if config.factorised_embeddings else config.hidden_size
+        self.embed_tokens = nn.Embedding(config.vocab_size, width)
+        self.embed_proj = nn.Linear(width, config.hidden_size, bias=False) if config.factorised_embeddings else None
         self.modulation = MODULATION.get(config.modulation)(config)
         self.layers = nn.ModuleList(
             GeoDecoderLayer(config, i, self.modulation) for i in range(config.num_hidden_layers)
@@ -170,8 +172,12 @@ class GeoModel(GeoPreTrainedModel):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
+        if self.embed_proj is not None:  # inputs_embeds are what `get_input_embeddings()` gives, in its width
+            inputs_embeds = self.embed_proj(inputs_embeds)
         cache = given_cache(cache, past_key_values)
         use_cache = self.causal and (self.config.use_cache if use_cache is None else use_cache)
+        if self.gradient_checkpointing and self.training:
+            use_cache = False  # as HF models do: recomputing a layer would append its keys to the cache again
         if use_cache and cache is None:
             cache = self.new_cache()
         cache = cache if use_cache else None
@@ -255,7 +261,9 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
     def __init__(self, config: GeoConfig) -> None:
         super().__init__(config)
         self.model = GeoModel(config)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        width = config.embedding_size if config.factorised_embeddings else config.hidden_size
+        self.head_proj = nn.Linear(config.hidden_size, width, bias=False) if config.factorised_embeddings else None
+        self.lm_head = nn.Linear(width, config.vocab_size, bias=False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -310,6 +318,8 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
         hidden = out.last_hidden_state
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
+        if self.head_proj is not None:
+            hidden = self.head_proj(hidden)
         logits = self.lm_head(hidden)
         loss = None
         if labels is not None:

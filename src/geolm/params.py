@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 # (pattern on the parameter name, component); first match wins. Systems append their own rules.
 COMPONENT_RULES: list[tuple[str, str]] = [
-    (r"embed_tokens\.", "embeddings"),
+    (r"embed_tokens\.|embed_proj\.|head_proj\.", "embeddings"),
     (r"\.modulation\.", "modulation"),
     (r"\.memory\.", "memory"),
     (r"\.self_attn\.", "attention"),

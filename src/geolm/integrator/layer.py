@@ -14,14 +14,17 @@ saving shows up in time.
 Auxiliary losses (`aux_loss_weights`, each a mean over layers and real tokens): `integrator_equilibrium`,
 the variance-weighted pull of x toward μ (neurons whose final velocity varies more over tokens weigh more);
 `integrator_energy`, the final kinetic energy mean(v²); `integrator_speed`, the mean residual over the
-iterations a token ran, which rewards settling fast; `integrator_ponder`, ACT's N + R (learned halting only).
+iterations a token ran, which rewards settling fast; `integrator_ponder`, ACT's N + R (learned halting only);
+`integrator_router_balance` (a mixture of controllers only, see `ControllerMixture`).
 Statistics: `integrator_iterations` (B, T), `integrator_layer_iterations` (B, T, layers) and
-`integrator_residual` (B, T), the relative residual when the token stopped.
+`integrator_residual` (B, T), the relative residual when the token stopped, and with a mixture
+`integrator_controller_load` (B, T, K).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import torch
@@ -35,12 +38,14 @@ from geolm.integrator.options import IntegratorOptions
 from geolm.nn.context import ForwardContext
 from geolm.nn.registry import FFN
 
-EQUILIBRIUM, ENERGY, SPEED, PONDER = (
+EQUILIBRIUM, ENERGY, SPEED, PONDER, BALANCE = (
     "integrator_equilibrium",
     "integrator_energy",
     "integrator_speed",
     "integrator_ponder",
+    "integrator_router_balance",
 )
+LOAD = "integrator_controller_load"
 ITERATIONS, LAYER_ITERATIONS, RESIDUAL = "integrator_iterations", "integrator_layer_iterations", "integrator_residual"
 SHARED_CONTROLLER, SHARED_EQUILIBRIUM = "integrator_controller", "integrator_equilibrium"
 
@@ -54,12 +59,71 @@ class Controller(nn.Module):
         self.state_proj = nn.Linear(2 * state, width, bias=False)
         self.out_proj = nn.Linear(width, 4 * state)
 
-    def context(self, h: torch.Tensor) -> torch.Tensor:
+    def context(self, h: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
         return self.context_proj(h)
 
-    def forward(self, context: torch.Tensor, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, context: torch.Tensor, x: torch.Tensor, v: torch.Tensor, sizes: list[int] | None = None
+    ) -> torch.Tensor:
         state = self.state_proj(torch.cat([x, v], -1).to(context.dtype))
         return self.out_proj(F.silu(context + state))
+
+
+class ControllerMixture(nn.Module):
+    """K controllers and a router that gives each token one of them (the seed's mixture of integrators).
+
+    Tokens are sorted by their controller once per layer and each controller runs on its contiguous slice at
+    every iteration: a loop over the K controllers, never over tokens, and one host synchronisation per layer
+    (the slice sizes). The chosen controller's router probability scales the layer's output, as in the Switch
+    Transformer, so the router learns; `integrator_router_balance` = K·Σ fᵢ·Pᵢ keeps the load even.
+    """
+
+    def __init__(self, hidden: int, state: int, width: int, count: int) -> None:
+        super().__init__()
+        self.router = nn.Linear(hidden, count, bias=False)
+        self.bank = nn.ModuleList(Controller(hidden, state, width) for _ in range(count))
+
+    def dispatch(self, rows: torch.Tensor) -> Dispatch:
+        """Route the tokens `rows` (N, D): the order that sorts them by controller and the slice sizes."""
+        probs = self.router(rows).float().softmax(-1)
+        choice = probs.argmax(-1)
+        order = torch.argsort(choice, stable=True)
+        sizes = torch.bincount(choice, minlength=len(self.bank)).tolist()  # the layer's one host sync
+        return Dispatch(order, sizes, probs, choice)
+
+    def context(self, h: torch.Tensor, sizes: list[int] | None = None) -> torch.Tensor:
+        return torch.cat([c.context(part) for c, part in zip(self.bank, h.split(sizes), strict=True)])
+
+    def forward(self, context: torch.Tensor, x: torch.Tensor, v: torch.Tensor, sizes: list[int]) -> torch.Tensor:
+        pieces = zip(self.bank, context.split(sizes), x.split(sizes), v.split(sizes), strict=True)
+        return torch.cat([controller(c, xs, vs) for controller, c, xs, vs in pieces])
+
+
+@dataclass
+class Dispatch:
+    """Tokens sorted by controller (`order`), how many each got, the router's probabilities and choices."""
+
+    order: torch.Tensor
+    sizes: list[int]
+    probs: torch.Tensor
+    choice: torch.Tensor
+
+
+@dataclass
+class Iterated:
+    """Per token (rows): the final state and velocity, how many iterations ran, the residual when the token
+    stopped, the sum of its residuals over the iterations it ran, and ACT's remainder (learned halting)."""
+
+    x: torch.Tensor
+    v: torch.Tensor
+    count: torch.Tensor
+    residual: torch.Tensor
+    residual_sum: torch.Tensor
+    remainder: torch.Tensor | None
+
+    def reordered(self, index: torch.Tensor) -> Iterated:
+        pick = lambda t: t[index] if t is not None else None  # noqa: E731
+        return Iterated(*(pick(getattr(self, f.name)) for f in fields(self)))
 
 
 class Equilibrium(nn.Module):
@@ -75,7 +139,13 @@ class IntegratorFFN(nn.Module):
     """in_proj → iterate (x, v) under the controller → out_proj; see the module docstring."""
 
     options_class = IntegratorOptions
-    aux_loss_weights: ClassVar[dict[str, float]] = {EQUILIBRIUM: 0.01, ENERGY: 0.001, SPEED: 0.01, PONDER: 0.01}
+    aux_loss_weights: ClassVar[dict[str, float]] = {
+        EQUILIBRIUM: 0.01,
+        ENERGY: 0.001,
+        SPEED: 0.01,
+        PONDER: 0.01,
+        BALANCE: 0.01,
+    }
 
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: nn.Module) -> None:
         super().__init__()
@@ -87,7 +157,7 @@ class IntegratorFFN(nn.Module):
         self.in_proj = modulation.linear(hidden, state, layer_idx=layer_idx, role="in_proj")
         self.out_proj = modulation.linear(state, hidden, layer_idx=layer_idx, role="out_proj")
         if not options.share_controller:
-            self.controller = Controller(hidden, state, self.controller_size)
+            self.controller = self.new_controller(hidden)
         if options.equilibrium == "layer":
             self.equilibrium = Equilibrium(state)
         else:  # the global μ is shared (see `bind_shared`); this layer learns its offset from it
@@ -99,14 +169,18 @@ class IntegratorFFN(nn.Module):
         if options.halting == "learned":
             self.halting_unit = nn.Linear(2 * state, 1)
 
+    def new_controller(self, hidden: int) -> nn.Module:
+        if self.options.controllers == 1:
+            return Controller(hidden, self.state_size, self.controller_size)
+        return ControllerMixture(hidden, self.state_size, self.controller_size, self.options.controllers)
+
     def bind_shared(self, shared: nn.ModuleDict) -> None:
         """Called once per layer after the model is built: take the modules every layer shares from `shared`
         (creating them at the first layer). They are held without registering, so they are saved and counted
         once, under `model.shared`."""
-        hidden = self.in_proj.in_features
         if self.options.share_controller:
             if SHARED_CONTROLLER not in shared:
-                shared[SHARED_CONTROLLER] = Controller(hidden, self.state_size, self.controller_size)
+                shared[SHARED_CONTROLLER] = self.new_controller(self.in_proj.in_features)
             self.__dict__["controller"] = shared[SHARED_CONTROLLER]
         if self.options.equilibrium == "hierarchical":
             if SHARED_EQUILIBRIUM not in shared:
@@ -140,9 +214,10 @@ class IntegratorFFN(nn.Module):
         mu: torch.Tensor,
         drive: torch.Tensor,
         start_norm: torch.Tensor,
+        sizes: list[int] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One update of every token: the new x and v, and the relative residual of the step (B, T)."""
-        alpha, beta, gate, candidate = dynamics.gains(self.controller(context, x, v), self.options)
+        """One update of every token: the new x and v, and the relative residual of the step."""
+        alpha, beta, gate, candidate = dynamics.gains(self.controller(context, x, v, sizes), self.options)
         v_new = dynamics.velocity(v, x - mu, alpha, beta, candidate, drive, self.options.velocity_bound)
         rate = self.options.dt * gate
         step = rate * v_new
@@ -151,8 +226,25 @@ class IntegratorFFN(nn.Module):
 
     def forward(self, h: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
         options = ctx.current(self.options)
-        context = self.controller.context(h)
-        x = self.in_proj(h, ctx).float()
+        shape = h.shape[:-1]
+        rows, x = h.reshape(-1, h.shape[-1]), self.in_proj(h, ctx).float().reshape(-1, self.state_size)
+        dispatch = self.controller.dispatch(rows) if options.controllers > 1 else None
+        if dispatch is not None:
+            rows, x = rows[dispatch.order], x[dispatch.order]
+        sizes = dispatch.sizes if dispatch is not None else None
+        result = self.run(self.controller.context(rows, sizes), x, options, sizes)
+        if dispatch is not None:
+            result = result.reordered(torch.argsort(dispatch.order))
+        out = self.out_proj(result.x.reshape(*shape, -1).to(h.dtype), ctx)
+        if dispatch is not None:
+            out = out * dispatch.probs.gather(-1, dispatch.choice[:, None]).reshape(*shape, 1).to(out.dtype)
+        self.report(ctx, options, result, shape, dispatch)
+        return out
+
+    def run(
+        self, context: torch.Tensor, x: torch.Tensor, options: IntegratorOptions, sizes: list[int] | None
+    ) -> Iterated:
+        """Iterate every token (rows of `x`) until it halts or `max_iterations` have run."""
         v = torch.zeros_like(x)
         mu, start_norm = self.mu(), torch.linalg.vector_norm(x, dim=-1)
         active = torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
@@ -164,10 +256,11 @@ class IntegratorFFN(nn.Module):
         may_exit = options.exit_when_halted and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
         for n in range(options.max_iterations):
             drive = self.excitation(n, options.excitation_scale)
+            step_inputs = (context, x, v, mu, drive, start_norm, sizes)
             if checkpointed:
-                x_new, v_new, res = checkpoint(self.iterate, context, x, v, mu, drive, start_norm, use_reentrant=False)
+                x_new, v_new, res = checkpoint(self.iterate, *step_inputs, use_reentrant=False)
             else:
-                x_new, v_new, res = self.iterate(context, x, v, mu, drive, start_norm)
+                x_new, v_new, res = self.iterate(*step_inputs)
             running = active.unsqueeze(-1)
             x, v = torch.where(running, x_new, x), torch.where(running, v_new, v)
             count = count + active
@@ -175,11 +268,12 @@ class IntegratorFFN(nn.Module):
             residual_sum = residual_sum + active * res
             may_halt = n + 1 >= options.min_iterations
             if learned:
-                p = torch.sigmoid(self.halting_unit(torch.cat([x_new, v_new], -1).to(h.dtype)).float()).squeeze(-1)
-                p = p if may_halt else torch.zeros_like(p)
-                stop = active & (
-                    (halted_sum + p >= 1 - self.options.halting_threshold) | (n + 1 == options.max_iterations)
+                p = torch.sigmoid(self.halting_unit(torch.cat([x_new, v_new], -1).to(context.dtype)).float()).squeeze(
+                    -1
                 )
+                p = p if may_halt else torch.zeros_like(p)
+                last = n + 1 == options.max_iterations
+                stop = active & ((halted_sum + p >= 1 - self.options.halting_threshold) | last)
                 weight = torch.where(stop, 1 - halted_sum, torch.where(active, p, torch.zeros_like(p)))
                 out_x = out_x + weight.unsqueeze(-1) * x_new
                 remainder = torch.where(stop, 1 - halted_sum, remainder)
@@ -189,38 +283,40 @@ class IntegratorFFN(nn.Module):
                 active = active & (res >= options.tolerance)
             if may_exit and may_halt and not bool(active.any()):
                 break
-        final = out_x if learned else x
-        self.report(ctx, options, final, v, mu, count, residual, residual_sum, remainder if learned else None)
-        return self.out_proj(final.to(h.dtype), ctx)
+        return Iterated(out_x if learned else x, v, count, residual, residual_sum, remainder if learned else None)
 
     def report(
         self,
         ctx: ForwardContext,
         options: IntegratorOptions,
-        x: torch.Tensor,
-        v: torch.Tensor,
-        mu: torch.Tensor,
-        count: torch.Tensor,
-        residual: torch.Tensor,
-        residual_sum: torch.Tensor,
-        remainder: torch.Tensor | None,
+        result: Iterated,
+        shape: torch.Size,
+        dispatch: Dispatch | None,
     ) -> None:
         """Hand the losses and statistics of this layer to the forward context (see the module docstring)."""
-        real = ctx.token_mask.float() if ctx.token_mask is not None else torch.ones_like(count)
+        real = ctx.token_mask.reshape(-1).float() if ctx.token_mask is not None else torch.ones_like(result.count)
         tokens = real.sum().clamp(min=1)
 
         def mean(per_token: torch.Tensor) -> torch.Tensor:
             return (per_token * real).sum() / tokens / self.num_layers
 
-        spread = ((v - (v * real[..., None]).sum((0, 1)) / tokens) ** 2 * real[..., None]).sum((0, 1)) / tokens
+        v, x = result.v, result.x
+        spread = ((v - (v * real[:, None]).sum(0) / tokens) ** 2 * real[:, None]).sum(0) / tokens
         weights = (spread / spread.mean().clamp(min=1e-12)).detach()  # 1 on average; unstable neurons above
-        ctx.add_loss(EQUILIBRIUM, mean(((x - mu) ** 2 * weights).mean(-1)))
+        ctx.add_loss(EQUILIBRIUM, mean(((x - self.mu()) ** 2 * weights).mean(-1)))
         ctx.add_loss(ENERGY, mean(v.pow(2).mean(-1)))
-        ctx.add_loss(SPEED, mean(residual_sum / options.max_iterations))
-        if remainder is not None:
-            ctx.add_loss(PONDER, mean(count + remainder))
+        ctx.add_loss(SPEED, mean(result.residual_sum / options.max_iterations))
+        if result.remainder is not None:
+            ctx.add_loss(PONDER, mean(result.count + result.remainder))
+        if dispatch is not None:
+            load = F.one_hot(dispatch.choice, options.controllers).float()
+            share = (load * real[:, None]).sum(0) / tokens
+            mean_prob = (dispatch.probs * real[:, None]).sum(0) / tokens
+            ctx.add_loss(BALANCE, options.controllers * (share * mean_prob).sum() / self.num_layers)
+            ctx.add_stat(LOAD, load.reshape(*shape, -1))
+        count = result.count.reshape(shape)
         ctx.add_stat(ITERATIONS, count)
-        by_layer = count.new_zeros(*count.shape, self.num_layers)
+        by_layer = count.new_zeros(*shape, self.num_layers)
         by_layer[..., self.layer_idx] = count * self.num_layers  # averaged over the layers' calls: this layer's count
         ctx.add_stat(LAYER_ITERATIONS, by_layer)
-        ctx.add_stat(RESIDUAL, residual)
+        ctx.add_stat(RESIDUAL, result.residual.reshape(shape))

@@ -30,8 +30,10 @@ class IntegratorOptions(PartOptions):
     `max_iterations`. `excitation_scale` multiplies the learnt excitation (a phase sets it: exploration high,
     equilibrium low); `excitation_density` < 1 gives only that share of the state neurons an excitation.
 
-    `share_controller` uses one controller for every layer, `equilibrium` "hierarchical" a global μ plus a
-    per-layer offset, `checkpoint_iterations` recomputes each iteration in backward instead of storing it.
+    `controllers` K > 1 gives every token one of K controllers, chosen by a router (a mixture of integrators);
+    `share_controller` uses one controller (or one mixture) for every layer, `equilibrium` "hierarchical" a
+    global μ plus a per-layer offset, `checkpoint_iterations` recomputes each iteration in backward instead
+    of storing it.
     """
 
     kind = "ffn"
@@ -50,6 +52,7 @@ class IntegratorOptions(PartOptions):
     excitation_init: float = option(0.01, non_negative, "0 or more: the excitation's starting amplitude")
     excitation_scale: float = option(1.0, non_negative, "0 or more", phase=True)
     excitation_density: float = option(1.0, in_interval(0.0, 1.0, closed_high=True), "in (0, 1]")
+    controllers: int = option(1, positive_int, "a positive integer")
     share_controller: bool = option(False, boolean, "true or false")
     equilibrium: str = option("layer", one_of(*EQUILIBRIA), f"one of {list(EQUILIBRIA)}")
     checkpoint_iterations: bool = option(False, boolean, "true or false")
