@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -87,6 +88,24 @@ def test_chat_with_piped_stdin(checkpoint: Path, loaded, tmp_path: Path) -> None
     assert "saved" not in result.stdout and "you>" not in result.output
     assert f"saved 5 messages to {saved}" in result.stderr
     assert "unknown command /bogus" in result.stderr
+
+
+def test_chat_stats_show_what_the_parts_reported_over_the_last_reply(tokenizer, tmp_path: Path) -> None:
+    from tiny_checkpoint import write_checkpoint
+
+    integrator = {"ffn": "integrator", "part_options": {"ffn": {"controller_size": 16, "max_iterations": 4}}}
+    ckpt = write_checkpoint(tmp_path / "inl", tokenizer, **integrator)
+    lines = ["/stats", "What is a cat?", "/stats"]
+    result = runner.invoke(app, ["chat", str(ckpt), *GREEDY], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    parts = [line for line in result.stdout.splitlines() if line.startswith("last reply, ")]
+    assert len(parts) == 1  # nothing before the first reply
+    tokens = int(parts[0].split(",")[1].split()[0])
+    assert 1 <= tokens <= 20
+    means = dict(re.findall(r"(\w+) ([-+.\de]+)(?:,|$)", parts[0]))
+    assert re.search(r"integrator_layer_iterations \[[\d.]+, [\d.]+\]", parts[0])  # one per layer
+    assert 1.0 <= float(means["integrator_iterations"]) <= 4.0
+    assert float(means["integrator_residual"]) >= 0
 
 
 def test_chat_prunes_reloads_and_survives_bad_files(checkpoint: Path, tmp_path: Path) -> None:

@@ -16,12 +16,14 @@ from geolm.errors import InputError
 from geolm.inference.conversation import Conversation
 from geolm.inference.responder import ResponseGenerator
 from geolm.inference.streaming import StopTrimmingStreamer
+from geolm.nn.stats import InferenceStats, inference_stats
 
 HELP = """\
 /save FILE   write the conversation to a JSON file
 /load FILE   replace the conversation with the one in a JSON file
 /reset       forget every turn (the system message stays)
-/stats       turns, prompt tokens and turns pruned to fit the context
+/stats       turns, prompt tokens and turns pruned to fit the context; what the model's parts reported
+             over the last reply (iterations per token, expert load, ...), for models whose parts report
 /help        this list
 /exit        leave (so does Ctrl-D)"""
 
@@ -41,6 +43,7 @@ class ChatSession:
         self._out = out
         self._err = err
         self.streamer = StopTrimmingStreamer(responder.tokenizer, responder.options.stop, out)
+        self.last_reply_stats: InferenceStats | None = None
         self.commands: dict[str, Callable[[str], None]] = {
             "/save": self._save,
             "/load": self._load,
@@ -88,7 +91,9 @@ class ChatSession:
 
     def _reply(self, text: str) -> None:
         pruned_before = self.conversation.pruned_turns
-        self.responder.reply(self.conversation, text, self.streamer)
+        with inference_stats(self.responder.model) as recorded:
+            self.responder.reply(self.conversation, text, self.streamer)
+        self.last_reply_stats = recorded
         pruned = self.conversation.pruned_turns - pruned_before
         if pruned:
             self._note(f"(dropped the {pruned} oldest turn(s) to fit the context)")
@@ -108,12 +113,24 @@ class ChatSession:
 
     def _stats(self, _: str) -> None:
         print(self.conversation.stats(), file=self.out, flush=True)
+        recorded = self.last_reply_stats
+        if recorded is not None and recorded.calls and recorded.names:
+            print(part_stats_line(recorded), file=self.out, flush=True)
 
     def _help(self, _: str) -> None:
         print(HELP, file=self.out, flush=True)
 
     def _note(self, text: str) -> None:
         print(text, file=self.err, flush=True)
+
+
+def part_stats_line(stats: InferenceStats) -> str:
+    """ "last reply, N tokens: name mean, ..." over the tokens of the last reply (lists for per-expert values)."""
+    shown = []
+    for name, mean in stats.summary().items():
+        value = "[" + ", ".join(f"{v:.3g}" for v in mean) + "]" if isinstance(mean, list) else f"{mean:.4g}"
+        shown.append(f"{name} {value}")
+    return f"last reply, {len(stats.calls)} tokens: " + ", ".join(shown)
 
 
 def _path_argument(command: str, arg: str) -> Path:
