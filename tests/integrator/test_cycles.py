@@ -77,3 +77,48 @@ def test_training_follows_the_cycles_weights_and_excitation(tmp_path, monkeypatc
     ]
     assert scales == expected_scales
     assert len({*scales}) == 2
+
+
+def test_the_cycle_preset_flag_reaches_the_recipe() -> None:
+    from geolm.data import TokenBlocks
+    from geolm.errors import ConfigError
+    from geolm.training.recipes import RECIPES, RecipeInputs, parse_recipe_flags
+
+    flags = parse_recipe_flags("inl", ["--cycle-preset", "settle"], {})
+    assert flags.recipe == {"cycle_preset": "settle"}
+    blocks = TokenBlocks(torch.zeros(2, 8, dtype=torch.long), torch.zeros(2, 8, dtype=torch.long))
+    curriculum, sources = RECIPES.get("inl")(RecipeInputs(None, blocks, 8, 0, flags.recipe))
+    assert curriculum.phases[0].length == pytest.approx(20 / 150) and set(sources) == {"train"}
+    with pytest.raises(ConfigError, match="--cycle-preset: must be one of balanced, settle, explore"):
+        parse_recipe_flags("inl", ["--cycle-preset", "wild"], {})
+
+
+def test_a_resumed_cycle_run_reproduces_the_straight_run(tmp_path) -> None:
+    ids = torch.randint(3, 512, (16, 16), generator=torch.Generator().manual_seed(1))
+    data = TokenBlocks(ids, ids.clone())
+
+    def run(out, stop_after=None, resume=None, seed=0):
+        torch.manual_seed(seed)
+        model = GeoForCausalLM(GeoConfig.from_preset("inl-tiny"))
+        args = TrainArgs(
+            steps=10,
+            batch_size=4,
+            lr=1e-2,
+            warmup_steps=1,
+            eval_every=0,
+            save_every=0,
+            log_every=1,
+            stop_after=stop_after,
+        )
+        train(model, data, None, args, out, curriculum=cycle_curriculum("balanced"), resume=resume)
+
+    run(tmp_path / "straight")
+    run(tmp_path / "split", stop_after=5)
+    run(tmp_path / "split", resume="auto", seed=123)  # the resume restores weights and every RNG itself
+
+    def losses(out) -> list[float]:
+        rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        return [r["loss"] for r in rows if "loss" in r and "event" not in r]
+
+    assert len(losses(tmp_path / "straight")) == 10
+    assert losses(tmp_path / "split") == losses(tmp_path / "straight")

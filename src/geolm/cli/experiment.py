@@ -1,5 +1,6 @@
-"""`geolm experiment suite|summarize|head-split|mixture`: curvature against standard attention, which head
-geometries emerge, and mixed geometries against Euclidean and dense feed-forward blocks."""
+"""`geolm experiment suite|summarize|head-split|mixture|integrator`: curvature against standard attention,
+which head geometries emerge, mixed geometries against Euclidean and dense feed-forward blocks, and integrator
+layers against a Llama of equal parameters."""
 
 from __future__ import annotations
 
@@ -108,16 +109,12 @@ def summarize(
         write_atomic(out, lambda temp: temp.write_text(table + "\n", encoding="utf-8"))
 
 
-@app.command()
-def mixture(
-    quick: Annotated[bool, typer.Option("--quick", help="one seed, a few steps, a tiny model (a smoke test)")] = False,
-    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/mixture"),
-    seeds: Annotated[str | None, typer.Option(help="comma-separated seeds (default 0,1,2; quick: 0)")] = None,
-    steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 400; quick: 8)")] = None,
-) -> None:
-    """Mixed geometries against a Euclidean-only mixture and a dense model: held-out loss and routing."""
-    from geolm.experiments.mixture import MixtureOptions, run_mixture
+Quick = Annotated[bool, typer.Option("--quick", help="one seed, a few steps, a tiny model (a smoke test)")]
+Seeds = Annotated[str | None, typer.Option(help="comma-separated seeds (default 0,1,2; quick: 0)")]
 
+
+def _run_choices(seeds: str | None, steps: int | None) -> dict:
+    """The options --seeds and --steps set (none when not given)."""
     chosen: dict = {}
     if seeds:
         try:
@@ -126,8 +123,44 @@ def mixture(
             raise ConfigError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
     if steps is not None:
         chosen["steps"] = steps
+    return chosen
+
+
+def _show(out: Path, results: dict, console: Console) -> None:
+    console.print((out / "report.md").read_text(), soft_wrap=True)
+    console.print(f"results in {out} ({results['wall_s']} s)")
+
+
+@app.command()
+def mixture(
+    quick: Quick = False,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/mixture"),
+    seeds: Seeds = None,
+    steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 400; quick: 8)")] = None,
+) -> None:
+    """Mixed geometries against a Euclidean-only mixture and a dense model: held-out loss and routing."""
+    from geolm.experiments.mixture import MixtureOptions, run_mixture
+
+    chosen = _run_choices(seeds, steps)
     options = MixtureOptions.quick(**chosen) if quick else MixtureOptions(**chosen)
     console = Console()
     results = run_mixture(options, out, progress=lambda message: console.print(f"training {message}"))
-    console.print((out / "report.md").read_text(), soft_wrap=True)
-    console.print(f"results in {out} ({results['wall_s']} s)")
+    _show(out, results, console)
+
+
+@app.command()
+def integrator(
+    quick: Quick = False,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/integrator"),
+    seeds: Seeds = None,
+    steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 300; quick: 6)")] = None,
+) -> None:
+    """Integrator layers (residual, learned and no halting) against a Llama of equal parameters: held-out
+    loss, iterations per token, speed, and the tolerance/iterations/loss curve."""
+    from geolm.experiments.integrator import IntegratorExperiment, run_integrator
+
+    chosen = _run_choices(seeds, steps)
+    options = IntegratorExperiment.quick(**chosen) if quick else IntegratorExperiment(**chosen)
+    console = Console()
+    results = run_integrator(options, out, progress=lambda message: console.print(f"training {message}"))
+    _show(out, results, console)

@@ -116,16 +116,7 @@ def fit(
         [Phase("main", lr_mult={COORDINATE_GROUP: COORDINATE_LR / BASE_LR})],
         {COORDINATE_GROUP: list(COORDINATE_PATTERNS)},
     )
-    args = TrainArgs(
-        steps=settings.steps,
-        batch_size=settings.batch_size,
-        lr=settings.lr,
-        warmup_steps=max(1, settings.steps // 10),
-        eval_every=0,
-        save_every=0,
-        log_every=max(1, settings.steps // 10),
-        seed=seed,
-    )
+    args = TrainArgs.short_run(settings.steps, settings.batch_size, settings.lr, seed, logs=10)
     train(model, data, None, args, run_dir, curriculum=plan)
 
 

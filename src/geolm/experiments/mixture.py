@@ -23,9 +23,7 @@ from typing import Any
 
 import torch
 
-from geolm.data import TokenBlocks, dialogues, encode_documents, pack, reasoning_items
-from geolm.data.corpus import corpus_texts
-from geolm.data.tokenizer import train_tokenizer
+from geolm.experiments.reasoning_data import heldout_loss, reasoning_data, shape_of
 from geolm.files import write_atomic
 
 ARMS = ("mixed", "euclidean", "dense")
@@ -56,32 +54,12 @@ class MixtureOptions:
         return cls(**{**small, "vocab_size": 400, "documents": 300, "heldout_blocks": 4, **overrides})
 
 
-def documents(split: str, limit: int, seed: int) -> list:
-    """The seed's three subsets of one split: chain-of-thought texts, question-answer pairs and dialogues."""
-    items = list(itertools.islice(reasoning_items(split, seed), limit))
-    return [
-        *(item["text"] for item in items),
-        *(f"Question: {item['question']}\nAnswer: {item['answer']}" for item in items),
-        *itertools.islice(dialogues(split, seed), limit),
-    ]
-
-
 def arm_config(arm: str, options: MixtureOptions, tokenizer) -> Any:
     """The model config of one arm."""
     from geolm import GeoConfig
     from geolm.experts.options import GEOMETRIES
 
-    shape = {
-        "vocab_size": len(tokenizer),
-        "hidden_size": options.hidden_size,
-        "num_hidden_layers": options.layers,
-        "num_attention_heads": options.heads,
-        "num_key_value_heads": options.heads,
-        "max_position_embeddings": options.block_size,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-    }
+    shape = shape_of(tokenizer, options.hidden_size, options.layers, options.heads, options.block_size)
     if arm == "dense":  # SwiGLU has three matrices, an expert two: equal active expert weights per token
         width = round(2 * options.top_k * options.expert_size / 3)
         return GeoConfig(**shape, intermediate_size=width)
@@ -89,18 +67,6 @@ def arm_config(arm: str, options: MixtureOptions, tokenizer) -> Any:
     per_geometry = 1 if arm == "mixed" else len(GEOMETRIES)
     ffn = {"geometries": geometries, "experts_per_geometry": per_geometry, "top_k": options.top_k}
     return GeoConfig(**shape, ffn="geometric_moe", part_options={"ffn": {**ffn, "expert_size": options.expert_size}})
-
-
-@torch.no_grad()
-def heldout_loss(model, blocks: TokenBlocks, batch_size: int) -> float:
-    """Mean loss per label-carrying token of the held-out blocks."""
-    model.eval()
-    total, tokens = 0.0, 0
-    for ids, labels in zip(blocks.input_ids.split(batch_size), blocks.labels.split(batch_size), strict=True):
-        count = int((labels[:, 1:] != -100).sum())
-        total += float(model(ids, labels=labels).loss) * count
-        tokens += count
-    return total / max(tokens, 1)
 
 
 def run_mixture(options: MixtureOptions, out: Path, progress=print) -> dict:
@@ -112,15 +78,8 @@ def run_mixture(options: MixtureOptions, out: Path, progress=print) -> dict:
     from geolm.training import TrainArgs, train
 
     start = time.time()
-    tokenizer = train_tokenizer(itertools.islice(corpus_texts("train"), 200_000), options.vocab_size)
-    pad = tokenizer.pad_token_id
-    train_blocks = pack(encode_documents(tokenizer, documents("train", options.documents, 0)), options.block_size, pad)
-    heldout = pack(
-        encode_documents(tokenizer, documents("heldout", options.documents, 0)),
-        options.block_size,
-        pad,
-        max_tokens=options.heldout_blocks * options.block_size,
-    )
+    data = reasoning_data(options.vocab_size, options.documents, options.block_size, options.heldout_blocks)
+    tokenizer, train_blocks, heldout = data.tokenizer, data.train, data.heldout
     words = word_kinds(load_lexicon())
     runs: list[dict] = []
     for arm, seed in itertools.product(ARMS, options.seeds):
@@ -128,16 +87,7 @@ def run_mixture(options: MixtureOptions, out: Path, progress=print) -> dict:
         torch.manual_seed(seed)
         model = GeoForCausalLM(arm_config(arm, options, tokenizer))
         counts = parameter_table(model)
-        args = TrainArgs(
-            steps=options.steps,
-            batch_size=options.batch_size,
-            lr=options.lr,
-            warmup_steps=max(1, options.steps // 10),
-            eval_every=0,
-            save_every=0,
-            log_every=max(1, options.steps // 20),
-            seed=seed,
-        )
+        args = TrainArgs.short_run(options.steps, options.batch_size, options.lr, seed)
         began = time.time()
         result = train(model, train_blocks, None, args, out / "runs" / f"{arm}-{seed}", tokenizer=tokenizer)
         record = {

@@ -79,6 +79,21 @@ class TrainArgs:
         return asdict(self)
 
     @classmethod
+    def short_run(cls, steps: int, batch_size: int, lr: float, seed: int = 0, logs: int = 20) -> TrainArgs:
+        """An experiment's run: warm-up over a tenth of the steps, no periodic evaluation or checkpoint, about
+        `logs` log records."""
+        return cls(
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            warmup_steps=max(1, steps // 10),
+            eval_every=0,
+            save_every=0,
+            log_every=max(1, steps // logs),
+            seed=seed,
+        )
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainArgs:
         """Build from a JSON-like dict, refusing unknown keys (a misspelt key would silently do nothing)."""
         allowed = [f.name for f in fields(cls)]
