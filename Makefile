@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml $(LOCK)
 
 # Regenerate the lock: the newest versions pyproject.toml's ranges allow, resolved for this machine.
 lock: $(STAMP)
-	$(BIN)/pip-compile --quiet --upgrade --extra dev --allow-unsafe --strip-extras --no-emit-index-url \
+	$(BIN)/pip-compile --quiet --upgrade --all-extras --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links --constraint lock-constraints.txt --output-file $(LOCK) pyproject.toml
 
 # A C++ compiler for torch.compile's CPU kernels (geolm train --compile and its tests).
@@ -45,7 +45,7 @@ test-latest:
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
-	$(LATEST)/bin/python -m pip install --quiet --constraint lock-constraints.txt -e ".[dev]"
+	$(LATEST)/bin/python -m pip install --quiet --constraint lock-constraints.txt -e ".[dev,ui,eval]"
 	$(LATEST)/bin/python tools/lock_drift.py $(LOCK)
 	$(LATEST)/bin/ruff check $(LINTED)
 	$(LATEST)/bin/python -m pytest -q

@@ -49,6 +49,18 @@ def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torc
     return DTYPES[dtype]
 
 
+def checked_checkpoint(path: str | Path) -> Path:
+    """The checkpoint directory of `path` (a checkpoint, or a run directory), refused unless it holds
+    safetensors weights and a tokenizer."""
+    ckpt = resolve_checkpoint(path)
+    if not any((ckpt / name).is_file() for name in WEIGHT_FILES):
+        found = " (only pickle weights, which geolm never loads)" if (ckpt / "pytorch_model.bin").exists() else ""
+        raise CheckpointError(f"{ckpt}: no model weights, expected {' or '.join(WEIGHT_FILES)}{found}")
+    if not any((ckpt / name).is_file() for name in TOKENIZER_FILES):
+        raise CheckpointError(f"{ckpt}: no tokenizer, expected {' or '.join(TOKENIZER_FILES)}")
+    return ckpt
+
+
 def load_for_inference(
     path: str | Path, device: torch.device | str | None = None, dtype: torch.dtype | str | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -57,12 +69,7 @@ def load_for_inference(
     Only safetensors weights are read. A tokenizer with more tokens than the model's vocabulary is refused
     here, because it would otherwise surface as an index error in the middle of generation.
     """
-    ckpt = resolve_checkpoint(path)
-    if not any((ckpt / name).is_file() for name in WEIGHT_FILES):
-        found = " (only pickle weights, which geolm never loads)" if (ckpt / "pytorch_model.bin").exists() else ""
-        raise CheckpointError(f"{ckpt}: no model weights, expected {' or '.join(WEIGHT_FILES)}{found}")
-    if not any((ckpt / name).is_file() for name in TOKENIZER_FILES):
-        raise CheckpointError(f"{ckpt}: no tokenizer, expected {' or '.join(TOKENIZER_FILES)}")
+    ckpt = checked_checkpoint(path)
     device = torch.device(device) if device is not None else default_device()
     try:
         tokenizer = AutoTokenizer.from_pretrained(ckpt)
