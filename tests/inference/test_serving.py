@@ -168,3 +168,14 @@ def test_every_family_serves_its_own_greedy_reply(preset: str, tokenizer, tmp_pa
         answer = http.post("/v1/chat/completions", json={**body, "temperature": 0})
     assert answer.status_code == 200, answer.text
     assert answer.json()["choices"][0]["message"]["content"] == expected_reply(model, tokenizer, question)
+
+
+def test_transformers_pipeline_generates_after_import_geolm(checkpoint: Path, loaded) -> None:
+    from transformers import pipeline
+
+    model, tokenizer = loaded
+    generator = pipeline("text-generation", model=str(checkpoint), device="cpu")
+    out = generator("A cat is", max_new_tokens=8, do_sample=False)[0]["generated_text"]
+    prompt = tokenizer("A cat is")["input_ids"]
+    continuation = full_forward_greedy(model, prompt, 8, end_ids=(tokenizer.eos_token_id,))
+    assert out == "A cat is" + tokenizer.decode(continuation, skip_special_tokens=True)
