@@ -31,9 +31,13 @@ lock: $(STAMP)
 	$(BIN)/pip-compile --quiet --upgrade --all-extras --allow-unsafe --strip-extras --no-emit-index-url \
 		--no-emit-find-links --constraint lock-constraints.txt --output-file $(LOCK) pyproject.toml
 
-# A C++ compiler for torch.compile's CPU kernels (geolm train --compile and its tests).
+# A C++ compiler for torch.compile's CPU kernels (geolm train --compile and its tests), and a headless
+# browser for the chat page's test (it skips, saying why, where the browser cannot be installed).
 system:
 	command -v g++ >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq g++; }
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
+		echo "warning: no Chromium installed; the chat page test will skip"
 
 test: $(STAMP) system
 	$(BIN)/ruff check $(LINTED)

@@ -19,13 +19,14 @@ app = typer.Typer(
 
 def _mount() -> None:
     """Import verb modules lazily so `geolm --help` stays fast and one broken verb names itself."""
-    from geolm.cli import analyze, chat, data, demo, experiment, generate, menu, plot, presets, serve, train, verify
+    from geolm.cli import analyze, chat, data, demo, experiment, generate, menu, plot, presets, serve, train, ui, verify
 
     app.command("demo")(demo.demo)
     app.command("train", context_settings=train.CONTEXT_SETTINGS)(train.train)  # extra flags go to the recipe
     app.command("generate")(generate.generate)
     app.command("chat")(chat.chat)
     app.command("serve")(serve.serve)
+    app.command("ui")(ui.ui)
     app.command("verify")(verify.verify)
     app.command("presets")(presets.presets)
     app.command("plot")(plot.plot)
