@@ -19,7 +19,22 @@ app = typer.Typer(
 
 def _mount() -> None:
     """Import verb modules lazily so `geolm --help` stays fast and one broken verb names itself."""
-    from geolm.cli import analyze, chat, data, demo, experiment, generate, menu, plot, presets, serve, train, ui, verify
+    from geolm.cli import (
+        analyze,
+        chat,
+        data,
+        demo,
+        evaluate,
+        experiment,
+        generate,
+        menu,
+        plot,
+        presets,
+        serve,
+        train,
+        ui,
+        verify,
+    )
 
     app.command("demo")(demo.demo)
     app.command("train", context_settings=train.CONTEXT_SETTINGS)(train.train)  # extra flags go to the recipe
@@ -27,6 +42,7 @@ def _mount() -> None:
     app.command("chat")(chat.chat)
     app.command("serve")(serve.serve)
     app.command("ui")(ui.ui)
+    app.command("eval")(evaluate.evaluate)
     app.command("verify")(verify.verify)
     app.command("presets")(presets.presets)
     app.command("plot")(plot.plot)
