@@ -24,38 +24,63 @@ def inl_small(**overrides) -> GeoForCausalLM:
     return GeoForCausalLM(GeoConfig.from_preset(INTEGRATOR, **overrides))
 
 
-def held_for_backward(model: GeoForCausalLM, batch: int = 8, seq_len: int = 256) -> dict[str, int]:
-    """Bytes a training step holds: parameters, gradients and AdamW state (16 per parameter), and the
-    activations autograd saves for backward during the forward (counted by saved-tensor hooks, each storage
-    once), which is what checkpointing trades for recomputation."""
+def saved_bytes(model: GeoForCausalLM, batch: int = 8, seq_len: int = 256) -> tuple[int, list[int]]:
+    """Bytes of the activations autograd saves for backward during one training forward (each storage once,
+    counted by saved-tensor hooks), in all and by decoder layer; then the backward runs and frees them."""
     model.train()
     tokens = torch.randint(3, model.config.vocab_size, (batch, seq_len), generator=torch.Generator().manual_seed(0))
-    storages: dict[int, int] = {}
+    storages: dict[int, tuple[int, int]] = {}
+    current = [-1]
+    hooks = [
+        layer.register_forward_pre_hook(lambda module, args, i=i: current.__setitem__(0, i))
+        for i, layer in enumerate(model.model.layers)
+    ]
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
-        storages[storage.data_ptr()] = storage.nbytes()
+        storages.setdefault(storage.data_ptr(), (storage.nbytes(), current[0]))
         return tensor
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        out = model(tokens, labels=tokens, use_cache=False)
-    (out.loss + out.aux_loss).backward()
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            out = model(tokens, labels=tokens, use_cache=False)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    (out.loss if out.aux_loss is None else out.loss + out.aux_loss).backward()
     model.zero_grad(set_to_none=True)
-    parameters = sum(p.numel() for p in model.parameters())
-    activations = sum(storages.values())
-    return {"parameters": parameters, "state": ADAM_BYTES * parameters, "activations": activations}
+    by_layer = [sum(n for n, owner in storages.values() if owner == i) for i in range(len(model.model.layers))]
+    return sum(n for n, _ in storages.values()), by_layer
 
 
 def memory_rows() -> dict[str, dict[str, int]]:
-    rows = {PEER: held_for_backward(GeoForCausalLM(GeoConfig.from_preset(PEER)))}
-    rows[INTEGRATOR] = held_for_backward(inl_small())
-    rows["+ factorised embeddings"] = held_for_backward(inl_small(**FACTORISED))
-    rows["+ checkpointed iterations"] = held_for_backward(
-        inl_small(part_options={"ffn": {**preset_ffn(), "checkpoint_iterations": True}})
-    )
+    """Per model: parameters, their AdamW training state (16 bytes each), the activations held from forward to
+    backward, and what recomputation adds while it runs: one layer's activations for checkpointed layers,
+    one iteration's for checkpointed iterations (an iteration holds a tenth of an unchecked layer's)."""
+    plain_total, plain_layers = saved_bytes(inl_small())
+    one_layer = max(plain_layers)
+    models = {
+        PEER: (GeoForCausalLM(GeoConfig.from_preset(PEER)), 0),
+        INTEGRATOR: (inl_small(), 0),
+        "+ factorised embeddings": (inl_small(**FACTORISED), 0),
+        "+ checkpointed iterations": (
+            inl_small(part_options={"ffn": {**preset_ffn(), "checkpoint_iterations": True}}),
+            one_layer // preset_ffn()["max_iterations"],
+        ),
+    }
     layered = inl_small(**FACTORISED)
     layered.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    rows["Level 1: factorised embeddings + checkpointed layers"] = held_for_backward(layered)
+    models["Level 1: factorised embeddings + checkpointed layers"] = (layered, one_layer)
+    rows = {}
+    for name, (model, recompute) in models.items():
+        held, _ = (plain_total, plain_layers) if name == INTEGRATOR else saved_bytes(model)
+        parameters = sum(p.numel() for p in model.parameters())
+        rows[name] = {
+            "parameters": parameters,
+            "state": ADAM_BYTES * parameters,
+            "activations": held,
+            "recompute": recompute,
+        }
     return rows
 
 
@@ -102,21 +127,22 @@ def markdown(result: dict) -> str:
             f"{result['generate_tokens_per_s'][name]:.1f} | {result['generate_ratio'][name]:.2f}x |"
         )
     memory = result["memory"]
-    base = memory[INTEGRATOR]["state"] + memory[INTEGRATOR]["activations"]
+    base = memory[INTEGRATOR]["state"] + memory[INTEGRATOR]["activations"] + memory[INTEGRATOR]["recompute"]
     lines += [
         "",
-        "Memory a training step holds (8 x 256 tokens): parameters, gradients and AdamW state at 16 bytes per "
-        "parameter, plus the activations saved for backward. Share = of inl-small's total.",
+        "Memory of a training step (8 x 256 tokens): parameters, gradients and AdamW state at 16 bytes per "
+        "parameter; the activations autograd holds from forward to backward (saved-tensor hooks); and what "
+        "recomputation holds while it runs under checkpointing. Peak = their sum; share = of inl-small's peak.",
         "",
-        "| model | parameters | weights, gradients, AdamW | activations saved | total | share |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | parameters | weights, gradients, AdamW | activations held | recomputation | peak | share |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, row in memory.items():
-        total = row["state"] + row["activations"]
-        state, saved = row["state"] / 2**20, row["activations"] / 2**20
+        total = row["state"] + row["activations"] + row["recompute"]
+        mib = {key: row[key] / 2**20 for key in ("state", "activations", "recompute")}
         lines.append(
-            f"| {name} | {row['parameters']:,} | {state:.1f} MiB | {saved:.1f} MiB | {total / 2**20:.1f} MiB | "
-            f"{total / base:.0%} |"
+            f"| {name} | {row['parameters']:,} | {mib['state']:.1f} MiB | {mib['activations']:.1f} MiB | "
+            f"{mib['recompute']:.1f} MiB | {total / 2**20:.1f} MiB | {total / base:.0%} |"
         )
     lines += [
         "",

@@ -27,6 +27,7 @@ SECTIONS = {
     "curvature": ("benchmarks.curvature_bench", "Curvature attention against SDPA attention"),
     "experts": ("benchmarks.experts_bench", "Mixture of geometric experts against dense Llamas"),
     "integrator": ("benchmarks.integrator_bench", "Integrator layers against a Llama of equal parameters"),
+    "eval": ("benchmarks.eval_bench", "Three families on the WordNet tasks of lm-evaluation-harness"),
     "compile": ("benchmarks.compile_bench", "Compiled against eager training (geolm train --compile)"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
     "demo": ("benchmarks.demo_bench", "The demo's answers to held-out questions"),
