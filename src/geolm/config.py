@@ -12,7 +12,7 @@ from typing import Any
 
 from transformers import GenerationConfig, PretrainedConfig
 
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, unknown_names
 
 # Keys that transformers itself passes to or stores in a config (loading, saving, generate()); accepted.
 _HF_KEYS = (
@@ -81,8 +81,7 @@ class GeoConfig(PretrainedConfig):
     def __post_init__(self, **kwargs: Any) -> None:
         unknown = sorted(set(kwargs) - _HF_KEYS)
         if unknown:
-            names, allowed = ", ".join(map(repr, unknown)), ", ".join(self.field_names())
-            raise ConfigError(f"unknown config key(s) {names}; allowed: {allowed}")
+            raise ConfigError(unknown_names("config key", unknown, self.field_names()))
         if self.num_key_value_heads is None:
             self.num_key_value_heads = self.num_attention_heads
         if self.head_dim is None and isinstance(self.hidden_size, int) and isinstance(self.num_attention_heads, int):
@@ -137,7 +136,7 @@ class GeoConfig(PretrainedConfig):
             raise ConfigError(f"classifier_pooling must be one of 'mean', 'last', got {self.classifier_pooling!r}")
         bad = sorted(set(self.part_options) - set(PART_KINDS))
         if bad:
-            raise ConfigError(f"part_options has unknown part kind(s) {bad}; allowed: {list(PART_KINDS)}")
+            raise ConfigError(f"part_options: {unknown_names('part kind', bad, PART_KINDS)}")
         self.resolved_options()
 
     @property

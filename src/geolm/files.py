@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -30,14 +31,30 @@ def read_json_object(path: str | Path, kind: str) -> dict[str, Any]:
 
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call `write` on a temporary file next to `path`, then rename it into place."""
+    """Call `write` on a temporary file next to `path`, then rename it into place with the user's usual
+    permissions (the temporary file is private while it is written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(suffix=path.suffix, dir=path.parent)
     os.close(handle)
     try:
         write(Path(temp))
+        usual_permissions(Path(temp))
         os.replace(temp, path)
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
+    return path
+
+
+@functools.cache
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is read once and put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def usual_permissions(path: Path) -> Path:
+    """Give a file or directory made private by `tempfile` the mode a plain `open` or `mkdir` would give it."""
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~current_umask())
     return path

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, unknown_names
 
 PRESETS: dict[str, dict[str, Any]] = {}
 DESCRIPTIONS: dict[str, str] = {}
@@ -36,7 +36,7 @@ def preset_config(name: str, **overrides: Any):
     from geolm.config import GeoConfig
 
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; available: {', '.join(sorted(PRESETS))}")
+        raise ConfigError(unknown_names("preset", [name], sorted(PRESETS)))
     return GeoConfig(**{**PRESETS[name], **overrides})
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
-from clirun import run
+from clirun import GEOLM, run
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +26,8 @@ def corpus(tmp_path_factory) -> Path:
     return path
 
 
-def train(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
-    args = [
+def train_args(corpus: Path, out: Path, *extra: str) -> list[str]:
+    return [
         "train",
         "--preset",
         "llama-tiny",
@@ -51,7 +53,10 @@ def train(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
         "1",
         *extra,
     ]
-    return run(*args)
+
+
+def train(corpus: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return run(*train_args(corpus, out, *extra))
 
 
 def step_losses(run: Path) -> dict[int, float]:
@@ -67,6 +72,8 @@ def test_stop_after_then_resume_reproduces_straight_run(corpus: Path, tmp_path: 
     assert json.loads((tmp_path / "b" / "last" / "trainer_state" / "state.json").read_text())["step"] == 4
     second = train(corpus, tmp_path / "b", "--resume", "auto")
     assert second.returncode == 0, second.stderr
+    assert f"resuming {tmp_path / 'b' / 'last'} at step 4 of 8, phase 0 'main'" in second.stderr
+    assert "best validation loss" in second.stderr and "'step':" not in second.stderr  # a table, not a dict
     a, b = step_losses(tmp_path / "a"), step_losses(tmp_path / "b")
     assert max(a) == 8 and set(a) <= set(b)
     for step, loss in a.items():
@@ -84,3 +91,34 @@ def test_train_user_errors(corpus: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "c" / "last").exists()
     bad = train(corpus, tmp_path / "d", "--preset", "llama-nope")
     assert bad.returncode == 2 and "unknown preset 'llama-nope'" in bad.stderr
+
+
+def test_out_and_run_dir_are_checked_before_any_data_work(corpus: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("keep me")
+    out = train(corpus, a_file)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [f"error: --out {a_file} is a file, not a run directory"]
+    assert a_file.read_text() == "keep me"
+    done = train(corpus, tmp_path / "run", "--stop-after", "2")
+    assert done.returncode == 0, done.stderr
+    again = train(corpus, tmp_path / "run")
+    assert again.returncode == 2 and "already holds checkpoint(s) last" in again.stderr
+    assert "--resume auto" in again.stderr and "data:" not in again.stderr  # refused before tokenizing
+
+
+def test_ctrl_c_leaves_the_last_checkpoint_whole_and_says_how_to_resume(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = train_args(corpus, out, "--steps", "100000", "--save-every", "2", "--eval-every", "0")
+    proc = subprocess.Popen([GEOLM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not (out / "last" / "trainer_state" / "state.json").is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    step = json.loads((out / "last" / "trainer_state" / "state.json").read_text())["step"]
+    assert f"the last checkpoint is {out / 'last'} (step {step})" in stderr
+    assert "resume with: geolm train --preset llama-tiny" in stderr and stderr.rstrip().endswith("--resume auto")
+    assert "Traceback" not in stderr and not list(out.glob(".*.tmp"))

@@ -100,7 +100,7 @@ def test_stats_prints_the_uncertainty_behind_each_new_token(checkpoints) -> None
     from transformers import AutoTokenizer
 
     path = checkpoints["coordinate"]
-    flags = [*BASE, "--greedy", "--repetition-penalty", "1.0", "--stats"]
+    flags = [*BASE, "--greedy", "--repetition-penalty", "1.0", "--stats", "--no-echo"]
     result = runner.invoke(app, [str(path), *flags])
     assert result.exit_code == 0, result.output
     assert "part statistics per new token" in result.stderr

@@ -68,7 +68,7 @@ def test_untargeted_roles_are_plain_linears_and_sharing_reuses_banks() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"wavelets": 4}, "unknown key(s) ['wavelets']; allowed: coord_dim, wavelet_pairs, rank"),
+        ({"wavelets": 4}, "unknown key 'wavelets' (did you mean 'wavelet_pairs'?)"),
         ({"targets": ["q_proj", "qkv"]}, "['targets'] must be a non-empty list"),
         ({"targets": []}, "['targets'] must be a non-empty list"),
         ({"targets": ["v_proj", "v_proj"]}, "lists a role twice"),

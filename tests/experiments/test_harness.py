@@ -61,7 +61,7 @@ def test_every_task_holds_only_held_out_items(task_dir: Path) -> None:
 def test_unknown_tasks_are_named_with_a_suggestion(task_dir: Path) -> None:
     manager = task_manager(task_dir, [])
     check_tasks(manager, ["wordnet_hypernym", "geolm_wordnet"])
-    with pytest.raises(ConfigError, match="unknown task 'wordnet_hypernim'; did you mean 'wordnet_hypernym'"):
+    with pytest.raises(ConfigError, match=r"unknown task 'wordnet_hypernim' \(did you mean 'wordnet_hypernym'\?\)"):
         check_tasks(manager, ["wordnet_hypernim"])
 
 

@@ -119,7 +119,7 @@ def test_skip_setup_starts_at_the_warm_up_from_the_calibration_checkpoint() -> N
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--foo", "1"], "--foo is not a flag of geolm train or of recipe 'mgm' (its flags: --hidden-dim, "),
+        (["--foo", "1"], "geolm train has no flag --foo; recipe 'mgm' takes --hidden-dim, "),
         (["--hidden-dim", "0"], "--hidden-dim: must be a positive integer, got '0' (a flag of recipe 'mgm')"),
         (["--hidden-dim"], "--hidden-dim: expected one argument"),
         (["--experts-num", "two"], "--experts-num: must be a positive integer, got 'two'"),
@@ -137,7 +137,7 @@ def test_skip_setup_starts_at_the_warm_up_from_the_calibration_checkpoint() -> N
             ["--dataset-cot", "off", "--dataset-reasoning", "off", "--dataset-conversational", "off"],
             "all off; keep one",
         ),
-        (["--hidden"], "--hidden is not a flag"),  # no abbreviations
+        (["--hidden"], "no flag --hidden (did you mean '--hidden-dim'?)"),  # no abbreviations
     ],
 )
 def test_bad_flags_are_one_line_errors_naming_the_flag(args: list[str], message: str) -> None:
@@ -147,7 +147,7 @@ def test_bad_flags_are_one_line_errors_naming_the_flag(args: list[str], message:
 
 
 def test_a_recipe_without_flags_refuses_them() -> None:
-    with pytest.raises(ConfigError, match="--hidden-dim is not a flag of geolm train, and recipe 'baseline' takes no"):
+    with pytest.raises(ConfigError, match="geolm train has no flag --hidden-dim; recipe 'baseline' takes no flags"):
         parse_recipe_flags("baseline", ["--hidden-dim", "32"], PRESETS["llama-tiny"])
     assert parse_recipe_flags("baseline", [], {}).config == {}
     assert "takes no flags" in recipe_flags_help("baseline")
@@ -253,6 +253,6 @@ def test_geolm_train_refuses_a_flag_of_no_one(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(
-        "error: --expert-num is not a flag of geolm train or of recipe 'mgm'"
+        "error: geolm train has no flag --expert-num (did you mean '--experts-num'?); recipe 'mgm' takes"
     )
     assert not (tmp_path / "run").exists()

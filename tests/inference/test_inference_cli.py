@@ -31,7 +31,9 @@ def test_generate_prints_the_greedy_continuation(checkpoint: Path, loaded) -> No
     expected = generate_text(model, tok, encode_prompt(tok, "A cat is"), GREEDY_OPTIONS).text
     result = runner.invoke(app, ["generate", str(checkpoint), "--prompt", "A cat is", *GREEDY])
     assert result.exit_code == 0, result.output
-    assert result.stdout == expected + "\n"
+    assert result.stdout == "A cat is" + expected + "\n"  # the prompt, then its continuation
+    bare = runner.invoke(app, ["generate", str(checkpoint), "--prompt", "A cat is", "--no-echo", *GREEDY])
+    assert bare.stdout == expected + "\n"
 
 
 def test_generate_chat_and_stop(checkpoint: Path, loaded) -> None:

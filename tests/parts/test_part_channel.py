@@ -77,7 +77,7 @@ def test_phase_settings_reach_the_part_and_are_checked() -> None:
     model.set_part_settings(None)
     torch.testing.assert_close(model(ids).logits, before)
     with pytest.raises(
-        ConfigError, match=r"part_settings\['ffn'\] has unknown key\(s\) \['dampening'\]; allowed: damping"
+        ConfigError, match=r"part_settings\['ffn'\]: unknown key 'dampening' \(did you mean 'damping'\?\)"
     ):
         model.set_part_settings({"ffn": {"dampening": 0.5}})
     with pytest.raises(ConfigError, match=r"part_settings\['ffn'\]\['damping'\] must be in \[0, 1\], got 2"):

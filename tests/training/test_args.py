@@ -14,11 +14,11 @@ def test_defaults_validate_and_round_trip():
     ("key", "value"),
     [("steps", 0), ("lr", -1.0), ("min_lr_ratio", 1.5), ("mixed_precision", "fp8"), ("stop_after", 0), ("clip", -1)],
 )
-def test_bad_values_name_the_key(key, value):
-    with pytest.raises(ConfigError, match=repr(key)):
+def test_bad_values_name_the_flag(key, value):
+    with pytest.raises(ConfigError, match=f"^--{key.replace('_', '-')} must be "):
         TrainArgs(**{key: value})
 
 
-def test_unknown_key_is_refused_with_the_allowed_list():
-    with pytest.raises(ConfigError, match=r"'stpes'.*allowed: steps"):
+def test_unknown_key_is_refused_with_a_suggestion():
+    with pytest.raises(ConfigError, match=r"unknown train arg 'stpes' \(did you mean 'steps'\?\)$"):
         TrainArgs.from_dict({"stpes": 10})

@@ -75,6 +75,9 @@ def test_resume_from_a_path_without_a_checkpoint_is_refused(tmp_path, blocks):
 
 def test_a_fresh_start_does_not_overwrite_an_existing_run(tmp_path, blocks):
     train(tiny_model(), blocks, None, tiny_args(steps=1), tmp_path)
-    with pytest.raises(CheckpointError, match=r"already holds checkpoint\(s\) last; resume with resume='auto'"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"already holds checkpoint\(s\) last; resume it with --resume auto \(resume='auto' in Python\)",
+    ):
         train(tiny_model(), blocks, None, tiny_args(steps=2), tmp_path)
     assert saved_step(tmp_path / "last") == 1

@@ -49,6 +49,7 @@ def test_round_trips_through_a_json_file(tmp_path):
     [
         ([Phase("a", length=0.5)], "sum to 1"),
         ([Phase("a", losses={"nope": 1.0})], "unknown loss 'nope'; registered or from the model's parts: .*lm"),
+        ([Phase("a", losses={"lmm": 1.0})], "unknown loss 'lmm' \\(did you mean 'lm'\\?\\)"),
         ([Phase("a", mixture={"web": 1.0})], "unknown data source 'web'; available: train"),
         ([Phase("a", lr_mult={"coords": 2.0})], "unknown group 'coords'"),
         ([Phase("a", freeze=["*.mlp.*"])], r"freeze pattern '\*.mlp.\*' matches no parameter"),
@@ -60,5 +61,5 @@ def test_validate_names_the_phase_and_the_bad_name(phases, message):
 
 
 def test_unknown_phase_key_is_refused():
-    with pytest.raises(ConfigError, match=r"phase 0: unknown key.*'los'"):
+    with pytest.raises(ConfigError, match=r"phase 0: unknown key 'los' \(did you mean 'losses'\?\)"):
         Curriculum.from_dict({"phases": [{"name": "a", "los": {"lm": 1}}]})

@@ -25,3 +25,12 @@ def test_cosine_runs_from_peak_to_min_ratio():
 def test_no_warmup_starts_at_peak():
     assert lr_factor(0, 10, 0, 0.0) == 1.0
     assert lr_factor(9, 10, 0, 0.0) == pytest.approx(0.0)
+
+
+def test_default_warmup_leaves_a_short_run_most_of_its_steps_to_decay():
+    from geolm.cli.train import default_warmup
+
+    assert [default_warmup(steps) for steps in (5, 40, 300, 1000, 50_000)] == [0, 4, 30, 100, 100]
+    steps = 40
+    factors = [lr_factor(s, steps, default_warmup(steps), 0.1) for s in range(steps)]
+    assert factors.index(max(factors)) == default_warmup(steps) - 1 and factors[-1] == pytest.approx(0.1)

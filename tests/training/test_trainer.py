@@ -100,13 +100,15 @@ def test_metrics_jsonl_trackers_and_plot(tmp_path, blocks, val_blocks):
 
 
 def test_unknown_tracker_is_refused(tmp_path, blocks):
-    with pytest.raises(ConfigError, match="unknown tracker 'tensorbored'"):
+    with pytest.raises(
+        ConfigError, match=r"--report-to: unknown tracker 'tensorbored' \(did you mean 'tensorboard'\?\)"
+    ):
         train(tiny_model(), blocks, None, tiny_args(report_to=["tensorbored"]), tmp_path)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 is refused only without a GPU")
 def test_fp16_without_a_gpu_is_refused(tmp_path, blocks):
-    with pytest.raises(ConfigError, match="'fp16' needs a GPU"):
+    with pytest.raises(ConfigError, match="--mixed-precision fp16 needs a GPU"):
         train(tiny_model(), blocks, None, tiny_args(mixed_precision="fp16"), tmp_path)
 
 

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from geolm.compiling import compile_for_generation
-from geolm.coordinate.cli import CoordinateFlags, coordinate_generate
-from geolm.inference.conversation import render_chat, reply_end_ids
-from geolm.inference.generation import SamplingOptions, encode_prompt, generate_text
-from geolm.inference.loading import load_for_inference
-from geolm.inference.streaming import StopTrimmingStreamer
-from geolm.nn.stats import InferenceStats, inference_stats
+from geolm.sampling import SamplingOptions
+
+if TYPE_CHECKING:
+    from geolm.nn.stats import InferenceStats
 
 DEFAULTS = SamplingOptions()
 
@@ -50,7 +47,9 @@ AnalyzeCoordinates = Annotated[
 Plot = Annotated[
     Path | None,
     typer.Option(
-        "--plot", help="PNG of --analyze-coordinates (default: ./coordinate_activity.png)", show_default=False
+        "--plot",
+        help="PNG of --analyze-coordinates (default: coordinate_activity.png beside the checkpoint)",
+        show_default=False,
     ),
 ]
 RefinementSteps = Annotated[
@@ -86,8 +85,20 @@ def generate(
     no_refinement: NoRefinement = False,
     stats: Stats = False,
     compile: Compile = False,
+    echo: Annotated[bool, typer.Option("--echo/--no-echo", help="print the prompt before its continuation")] = True,
 ) -> None:
-    """Continue a prompt; a prompt that leaves no room for --max-new-tokens in the context is an error."""
+    """Continue a prompt; a prompt that leaves no room for --max-new-tokens in the context is an error.
+
+    Example: geolm generate runs/first --prompt "A heron is a kind of" --greedy
+    """
+    from geolm.compiling import compile_for_generation
+    from geolm.coordinate.cli import CoordinateFlags, coordinate_generate
+    from geolm.inference.conversation import render_chat, reply_end_ids
+    from geolm.inference.generation import check_prompt_fits, context_length, encode_prompt, generate_text
+    from geolm.inference.loading import load_for_inference
+    from geolm.inference.streaming import StopTrimmingStreamer
+    from geolm.nn.stats import inference_stats
+
     options = SamplingOptions(
         max_new_tokens, temperature, top_k, top_p, repetition_penalty, tuple(stop or ()), greedy, seed
     )
@@ -102,6 +113,9 @@ def generate(
         end_ids = reply_end_ids(tokenizer)
     else:
         prompt_ids, end_ids = encode_prompt(tokenizer, prompt), []
+    check_prompt_fits(len(prompt_ids), context_length(model), options.max_new_tokens)  # before any echo
+    if echo and not (chat or flags.analyze):  # a chat reply and the analysis' table stand alone
+        typer.echo(prompt, nl=False)
     with inference_stats(model) if stats else nullcontext() as recorded:
         if flags.given:
             coordinate_generate(model, tokenizer, prompt_ids, options, flags, extra_eos_ids=end_ids)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import json
+import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from geolm.errors import CheckpointError, ConfigError
 
@@ -28,19 +30,23 @@ def train(
     preset: str = typer.Option("llama-10m", help="model preset (see `geolm presets`)"),
     config: Path | None = typer.Option(None, help="JSON file of model config overrides (may name a preset)"),
     data: list[Path] | None = typer.Option(None, help="training files or directories; none = embedded corpus"),
-    steps: int = typer.Option(1000, help="length of the whole schedule in optimizer steps"),
+    steps: int = typer.Option(1000, min=1, help="length of the whole schedule in optimizer steps"),
     out: Path | None = typer.Option(None, help="run directory (default runs/PRESET)"),
     resume: str | None = typer.Option(None, help="'auto' (OUT/last if present) or a checkpoint path"),
     seed: int = typer.Option(0, help="seed of initialisation, data order and sampling"),
-    save_every: int = typer.Option(500, help="write OUT/last every K steps (0: only at the end)"),
-    stop_after: int | None = typer.Option(None, help="end this run at step K with a checkpoint, as if pre-empted"),
-    batch_size: int = typer.Option(8, help="blocks per micro-step and device"),
-    block_size: int = typer.Option(256, help="tokens per training block"),
-    grad_accum: int = typer.Option(1, help="micro-steps per optimizer step"),
+    save_every: int = typer.Option(500, min=0, help="write OUT/last every K steps (0: only at the end)"),
+    stop_after: int | None = typer.Option(
+        None, min=1, help="end this run at step K with a checkpoint, as if pre-empted"
+    ),
+    batch_size: int = typer.Option(8, min=1, help="blocks per micro-step and device"),
+    block_size: int = typer.Option(256, min=2, help="tokens per training block"),
+    grad_accum: int = typer.Option(1, min=1, help="micro-steps per optimizer step"),
     lr: float = typer.Option(3e-4, help="peak learning rate"),
-    warmup_steps: int = typer.Option(100, help="linear warmup steps"),
-    eval_every: int = typer.Option(100, help="evaluate every K steps (0: only at the end)"),
-    log_every: int = typer.Option(10, help="write a metrics record every K steps"),
+    warmup_steps: int | None = typer.Option(
+        None, min=0, help="linear warmup steps (default: a tenth of the run, at most 100)"
+    ),
+    eval_every: int = typer.Option(100, min=0, help="evaluate every K steps (0: only at the end)"),
+    log_every: int = typer.Option(10, min=1, help="write a metrics record every K steps"),
     mixed_precision: str = typer.Option("no", help="no | bf16 | fp16"),
     gradient_checkpointing: bool = typer.Option(False, help="recompute activations in backward"),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model (inductor); first steps compile"),
@@ -61,7 +67,10 @@ def train(
 ) -> None:
     """Train a geolm model; checkpoints go to OUT/last and OUT/best, metrics to OUT/metrics.jsonl.
 
-    Flags not listed here belong to the run's recipe: `--recipe-flags` lists them.
+    Flags not listed here belong to the run's recipe: `--recipe-flags` lists them. Ctrl-C stops the run and
+    prints the command that resumes it from its last checkpoint.
+
+    Example: geolm train --preset llama-demo --steps 300 --out runs/first
     """
     from geolm.systems import register_training
     from geolm.training import Curriculum, TrainArgs
@@ -69,20 +78,22 @@ def train(
     from geolm.training.recipes import parse_recipe_flags, recipe_flags_help
 
     register_training()  # recipes declare their flags in their systems' training modules
+    out = out or Path("runs") / preset
+    check_out_dir(out)
     recipe = recipe or recipe_of(preset, config)
     if recipe_flags:
         typer.echo(recipe_flags_help(recipe), nl=False)
         return
     # The recipe's flags are read before any tokenizer, data or model work, so a bad one fails at once.
     base = base_fields(preset, config)
-    chosen = parse_recipe_flags(recipe, ctx.args, base)
-    out = out or Path("runs") / preset
+    own_flags = [opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")]
+    chosen = parse_recipe_flags(recipe, ctx.args, base, own_flags=own_flags)
     settings: dict[str, Any] = {
         "steps": steps,
         "batch_size": batch_size,
         "grad_accum": grad_accum,
         "lr": lr,
-        "warmup_steps": warmup_steps,
+        "warmup_steps": default_warmup(steps) if warmup_steps is None else warmup_steps,
         "eval_every": eval_every,
         "log_every": log_every,
         "save_every": save_every,
@@ -105,6 +116,10 @@ def train(
         resume, start_phase = recipe_start(chosen.start, out, resume, start_phase)
     if resume is not None:
         check_kept_model(resume, out, chosen.config)
+    elif out.is_dir():
+        from geolm.training.trainer import refuse_to_overwrite
+
+        refuse_to_overwrite(out)  # before the tokenizer and data work, not after it
     plan = Curriculum.from_file(curriculum) if curriculum else None
     if plan is not None and chosen.recipe:
         raise ConfigError(
@@ -125,25 +140,78 @@ def train(
         config_overrides=chosen.config_overrides(base),
     )
     plan, train_data = curriculum_and_data(run, plan, recipe, block_size, seed, chosen.recipe)
-    result = run_training(
-        run["model"],
-        train_data,
-        run["validation"],
-        args,
-        out,
-        tokenizer=run["tokenizer"],
-        curriculum=plan,
-        resume=resume,
-        start_phase=start_phase,
-    )
-    summary = {
-        "step": result.step,
-        "best_val_loss": result.best_val_loss,
-        "last_checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
-        "best_checkpoint": str(result.best_checkpoint) if result.best_checkpoint else None,
-        "skipped_steps": result.skipped_steps,
+    try:
+        result = run_training(
+            run["model"],
+            train_data,
+            run["validation"],
+            args,
+            out,
+            tokenizer=run["tokenizer"],
+            curriculum=plan,
+            resume=resume,
+            start_phase=start_phase,
+        )
+    except KeyboardInterrupt:
+        say_interrupted(out)
+        raise typer.Exit(130) from None
+    console.print(summary_table(result, args.steps))
+
+
+def default_warmup(steps: int) -> int:
+    """A tenth of the run, at most 100 steps, so a short run still spends most of its steps decaying."""
+    return min(100, steps // 10)
+
+
+def check_out_dir(out: Path) -> None:
+    """`--out` must be a directory or not exist yet; found before any tokenizer, data or model work."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a run directory")
+
+
+def say_interrupted(out: Path) -> None:
+    """After Ctrl-C: where the last whole checkpoint is and the exact command that resumes from it."""
+    from geolm.training.checkpoint import LAST, recover_interrupted, saved_step
+
+    if out.is_dir():
+        recover_interrupted(out)  # a save cut short leaves the previous checkpoint whole
+    step = saved_step(out / LAST)
+    if step is None:
+        console.print(f"interrupted before the first checkpoint; nothing was saved in {out}", soft_wrap=True)
+        return
+    console.print(f"interrupted; the last checkpoint is {out / LAST} (step {step})", soft_wrap=True)
+    console.print(f"resume with: {resume_command(sys.argv)}", soft_wrap=True)
+
+
+def resume_command(argv: list[str]) -> str:
+    """The command line `argv` with its --resume (if any) replaced by `--resume auto`."""
+    words, skip = ["geolm"], False
+    for word in argv[1:]:
+        if skip:
+            skip = False
+        elif word == "--resume":
+            skip = True
+        elif not word.startswith("--resume="):
+            words.append(word)
+    return shlex.join([*words, "--resume", "auto"])
+
+
+def summary_table(result, steps: int) -> Table:
+    """The end-of-run summary: steps, best validation loss and where the checkpoints are."""
+    table = Table(title="done", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    best = "-" if result.best_val_loss is None else f"{result.best_val_loss:.4f}"
+    rows = {
+        "steps": f"{result.step} of {steps}",
+        "best validation loss": best,
+        "last checkpoint": str(result.last_checkpoint or "-"),
+        "best checkpoint": str(result.best_checkpoint or "-"),
+        "skipped steps": str(result.skipped_steps),
     }
-    console.print(f"[bold]done[/]: {json.dumps(summary)}")
+    for name, value in rows.items():
+        table.add_row(name, value)
+    return table
 
 
 def curriculum_and_data(

@@ -7,8 +7,6 @@ the decay-weighted mean of the per-token coordinates.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from geolm.coordinate.modulation import (
     start_from,
 )
 from geolm.errors import InputError
+from geolm.files import write_atomic
 from geolm.nn.cache import CACHE_KWARG
 from geolm.nn.stats import inference_stats
 
@@ -146,14 +145,4 @@ def plot_coordinate_activity(
     line.plot(statistics["uncertainty"].numpy(), marker="o")
     line.set_ylabel("uncertainty")
     line.set_xticks(range(len(labels)), labels, rotation=60, fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(handle)
-    try:
-        figure.savefig(temp, format="png", dpi=100)
-        os.chmod(temp, 0o644)  # mkstemp makes the file private; a plot is for everyone to read
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-    return path
+    return write_atomic(path, lambda temp: figure.savefig(temp, format="png", dpi=100))

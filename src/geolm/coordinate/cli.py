@@ -28,7 +28,7 @@ from geolm.inference.generation import (
 )
 from geolm.inference.streaming import StopTrimmingStreamer
 
-DEFAULT_PLOT = Path("coordinate_activity.png")
+PLOT_NAME = "coordinate_activity.png"  # written beside the checkpoint unless --plot says where
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def coordinate_generate(
         )
     with coordinate_override(model, refined):
         if flags.analyze:
-            print_analysis(model, tokenizer, ids, flags.plot or DEFAULT_PLOT)
+            print_analysis(model, tokenizer, ids, flags.plot or Path(model.name_or_path).parent / PLOT_NAME)
         if not flags.adaptive:
             streamer = StopTrimmingStreamer(tokenizer, options.stop)
             generation = generate_text(

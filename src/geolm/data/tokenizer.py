@@ -16,6 +16,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, 
 from transformers import PreTrainedTokenizerFast
 
 from geolm.errors import DataError
+from geolm.files import usual_permissions
 
 PAD, BOS, EOS, UNK = "<pad>", "<s>", "</s>", "<unk>"
 ROLE_TOKENS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assistant|>"}
@@ -79,7 +80,7 @@ def save_tokenizer(tokenizer: PreTrainedTokenizerFast, directory: str | Path) ->
     """`save_pretrained` into a temp directory, then rename: a crash never leaves half a tokenizer."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}."))
+    tmp = usual_permissions(Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.")))
     try:
         tokenizer.save_pretrained(tmp)
         if directory.exists():

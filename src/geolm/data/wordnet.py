@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from geolm.errors import DataError
+from geolm.files import usual_permissions
 
 POS_FILES = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 POS_NAMES = {"n": "noun", "v": "verb", "a": "adjective", "s": "adjective", "r": "adverb"}
@@ -233,7 +234,7 @@ def write_synsets(synsets: list[Synset], out: str | Path) -> Path:
         with os.fdopen(fd, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz:
             for synset in synsets:
                 gz.write(synset.to_json().encode("utf-8") + b"\n")
-        os.chmod(tmp, 0o644)
+        usual_permissions(Path(tmp))
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -8,12 +8,11 @@ the user's own task YAMLs (`include`). Results are lm-eval's JSON and its markdo
 
 from __future__ import annotations
 
-import difflib
 import json
 from pathlib import Path
 from typing import Any
 
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, did_you_mean
 from geolm.experiments.wordnet_tasks import write_tasks
 from geolm.files import write_atomic
 
@@ -49,9 +48,7 @@ def check_tasks(manager: Any, tasks: list[str]) -> None:
     known = set(manager.all_tasks)
     for name in tasks:
         if name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"--tasks: unknown task {name!r}{hint}")
+            raise ConfigError(f"--tasks: unknown task {name!r}{did_you_mean(name, known)}")
 
 
 def evaluate(

@@ -18,6 +18,7 @@ from jinja2 import TemplateError
 from transformers import PreTrainedTokenizerBase
 
 from geolm.errors import CheckpointError, InputError
+from geolm.files import usual_permissions
 
 ROLES = ("system", "user", "assistant")
 FILE_FORMAT = "geolm-conversation"
@@ -157,6 +158,7 @@ class Conversation:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 json.dump(data, handle, ensure_ascii=False, indent=2)
                 handle.write("\n")
+            usual_permissions(Path(tmp))
             os.replace(tmp, path)
         except OSError as err:
             Path(tmp).unlink(missing_ok=True)

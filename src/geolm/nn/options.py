@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Self
 
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, unknown_names
 
 Check = Callable[[Any], bool]
 
@@ -110,8 +110,7 @@ class PartOptions:
     def _refuse_unknown(raw: Mapping[str, Any], allowed: list[str], where: str) -> None:
         unknown = sorted(set(raw) - set(allowed))
         if unknown:
-            listed = ", ".join(allowed) or "none"
-            raise ConfigError(f"{where} has unknown key(s) {unknown}; allowed: {listed}")
+            raise ConfigError(f"{where}: {unknown_names('key', unknown, allowed)}")
 
 
 def _tuples(raw: Mapping[str, Any]) -> dict[str, Any]:

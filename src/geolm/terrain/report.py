@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from geolm.errors import InputError
+from geolm.files import usual_permissions
 from geolm.terrain.plots import make_figures
 
 MARKDOWN_ROWS = 40
@@ -127,7 +128,7 @@ def write_directory(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
         raise InputError(f"output path {out} exists and is not a directory")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(0o755)
+    usual_permissions(tmp)
     try:
         fill(tmp)
     except BaseException:

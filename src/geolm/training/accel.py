@@ -14,7 +14,7 @@ from accelerate.tracking import get_available_trackers
 from accelerate.utils import DistributedDataParallelKwargs, LoggerType, ProjectConfiguration, TorchDynamoPlugin
 
 from geolm.compiling import check_compile
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, unknown_names
 from geolm.training.args import TrainArgs
 
 
@@ -24,9 +24,9 @@ def check_trackers(report_to: list[str]) -> None:
     available = {str(t) for t in get_available_trackers()}
     for name in report_to:
         if name not in known:
-            raise ConfigError(f"train arg 'report_to': unknown tracker {name!r}; allowed: {', '.join(known)}")
+            raise ConfigError(f"--report-to: {unknown_names('tracker', [name], known)}")
         if name not in available:
-            raise ConfigError(f"train arg 'report_to': tracker {name!r} needs its package (pip install {name})")
+            raise ConfigError(f"--report-to: tracker {name!r} needs its package (pip install {name})")
 
 
 def make_accelerator(args: TrainArgs, run_dir: Path, find_unused: bool = False) -> Accelerator:
@@ -57,7 +57,7 @@ def make_accelerator(args: TrainArgs, run_dir: Path, find_unused: bool = False) 
         dynamo_plugin=TorchDynamoPlugin(backend="inductor") if args.compile else None,
     )
     if args.mixed_precision == "fp16" and accelerator.device.type == "cpu":
-        raise ConfigError("train arg 'mixed_precision': 'fp16' needs a GPU (accelerate would run fp32); use 'bf16'")
+        raise ConfigError("--mixed-precision fp16 needs a GPU (accelerate would run fp32); use 'bf16'")
     if args.report_to:
         accelerator.init_trackers("geolm", config=tracker_config(args))
     return accelerator

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, flag_name, unknown_names
 
 MIXED_PRECISION = ("no", "bf16", "fp16")
 
@@ -99,7 +99,7 @@ class TrainArgs:
         allowed = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(allowed))
         if unknown:
-            raise ConfigError(f"unknown train arg(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
+            raise ConfigError(unknown_names("train arg", unknown, allowed))
         return cls(**data)
 
 
@@ -113,4 +113,4 @@ def _require(key: str, value: Any, ok: Any, allowed: str) -> None:
     except TypeError:
         good = False
     if not good:
-        raise ConfigError(f"train arg {key!r} must be {allowed}, got {value!r}")
+        raise ConfigError(f"{flag_name(key)} must be {allowed}, got {value!r}")

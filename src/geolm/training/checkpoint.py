@@ -56,6 +56,14 @@ def resume_checkpoint(resume: str | Path | None, run_dir: Path) -> Path | None:
     raise CheckpointError(f"cannot resume from {path}: no config.json there and no last/ checkpoint inside")
 
 
+def saved_step(ckpt: Path) -> int | None:
+    """The optimizer step a checkpoint was saved at, or None where there is no whole checkpoint."""
+    state_file = ckpt / STATE_DIR / "state.json"
+    if not ((ckpt / "config.json").is_file() and state_file.is_file()):
+        return None
+    return int(json.loads(state_file.read_text(encoding="utf-8"))["step"])
+
+
 def recover_interrupted(run_dir: Path) -> None:
     """Undo what a save cut short between its two renames, and drop half-written temp dirs."""
     leftovers = [*run_dir.glob(".*.prev"), *run_dir.glob(".*.tmp")]  # .NAME.prev and .NAME.tmp

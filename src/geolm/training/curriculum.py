@@ -21,7 +21,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, did_you_mean, unknown_names
 from geolm.files import read_json_object
 from geolm.training.losses import LOSSES
 
@@ -138,7 +138,8 @@ class Curriculum:
         if phase in names:
             return names.index(phase)
         listed = ", ".join(f"{i} {n!r}" for i, n in enumerate(names))
-        raise ConfigError(f"no phase {phase!r} in the curriculum; phases: {listed}")
+        hint = did_you_mean(phase, names) if isinstance(phase, str) else ""
+        raise ConfigError(f"no phase {phase!r} in the curriculum{hint}; phases: {listed}")
 
     def validate(self, sources: list[str], param_names: list[str], aux_losses: Collection[str] = ()) -> None:
         """Check every name a phase uses against what exists: loss terms (registered, or a part's auxiliary
@@ -155,8 +156,11 @@ class Curriculum:
                 raise ConfigError(f"{here}: 'losses' must name at least one loss term")
             for name, weight in phase.losses.items():
                 if name not in LOSSES and name not in aux_losses:
-                    known = ", ".join([*LOSSES.names(), *sorted(aux_losses)])
-                    raise ConfigError(f"{here}: unknown loss {name!r}; registered or from the model's parts: {known}")
+                    known = [*LOSSES.names(), *sorted(aux_losses)]
+                    raise ConfigError(
+                        f"{here}: unknown loss {name!r}{did_you_mean(name, known)}; "
+                        f"registered or from the model's parts: {', '.join(known)}"
+                    )
                 if not isinstance(weight, int | float) or weight < 0:
                     raise ConfigError(f"{here}: weight of loss {name!r} must be a number >= 0, got {weight!r}")
             if not any(phase.losses.get(name, 0) > 0 for name in LOSSES.names()):
@@ -165,14 +169,20 @@ class Curriculum:
                 phase.lr_schedule.check(here)
             for name, weight in (phase.mixture or {}).items():
                 if name not in sources:
-                    raise ConfigError(f"{here}: unknown data source {name!r}; available: {', '.join(sources)}")
+                    raise ConfigError(
+                        f"{here}: unknown data source {name!r}{did_you_mean(name, sources)}; "
+                        f"available: {', '.join(sources)}"
+                    )
                 if weight < 0:
                     raise ConfigError(f"{here}: mixture weight of {name!r} must be >= 0, got {weight}")
             if phase.mixture is not None and sum(phase.mixture.values()) <= 0:
                 raise ConfigError(f"{here}: mixture weights must not all be zero")
             for group in phase.lr_mult:
                 if group not in known_groups:
-                    raise ConfigError(f"{here}: lr_mult names unknown group {group!r}; groups: {sorted(known_groups)}")
+                    hint = did_you_mean(group, known_groups)
+                    raise ConfigError(
+                        f"{here}: lr_mult names unknown group {group!r}{hint}; groups: {sorted(known_groups)}"
+                    )
             for pattern in phase.freeze:
                 if not any(fnmatchcase(n, pattern) or pattern == self.group_of(n) for n in param_names):
                     raise ConfigError(f"{here}: freeze pattern {pattern!r} matches no parameter or group")
@@ -181,4 +191,4 @@ class Curriculum:
 def _check_keys(data: dict[str, Any], allowed: list[str], where: str) -> None:
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"{where}: {unknown_names('key', unknown, allowed)}")

@@ -64,7 +64,7 @@ class RunLog:
     def say(self, message: str) -> None:
         """A line above the progress bar, main process only (phase changes, skipped steps, evaluations)."""
         if self.accelerator.is_main_process:
-            self.console.print(message)
+            self.console.print(message, soft_wrap=True)  # paths and commands stay whole when piped
 
 
 def truncate_records(path: Path, last_step: int) -> None:

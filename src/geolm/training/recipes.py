@@ -13,12 +13,12 @@ flags live with the family, and `geolm train` stays the same for all of them.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from geolm.data import TokenBlocks
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, did_you_mean
 from geolm.nn.registry import Registry
 from geolm.training.curriculum import Curriculum
 
@@ -149,19 +149,29 @@ def recipe_parser(recipe: str) -> argparse.ArgumentParser | None:
     return parser
 
 
-def parse_recipe_flags(recipe: str, args: Sequence[str], base: Mapping[str, Any]) -> RecipeFlags:
+def parse_recipe_flags(
+    recipe: str, args: Sequence[str], base: Mapping[str, Any], own_flags: Collection[str] = ()
+) -> RecipeFlags:
     """Read the flags `geolm train` did not know as recipe `recipe`'s; `base` is the run's model config fields
-    before overrides (the preset's, or a config file's). Any other flag is a `ConfigError` naming it."""
+    before overrides (the preset's, or a config file's). Any other flag is a `ConfigError` naming it, with the
+    closest of `own_flags` (geolm train's own flags) and the recipe's flags as a suggestion."""
     parser = recipe_parser(recipe)
     if parser is None:
         if args:
-            raise ConfigError(f"{args[0]} is not a flag of geolm train, and recipe {recipe!r} takes no flags")
+            raise ConfigError(unknown_flag(args[0], recipe, [], own_flags))
         return RecipeFlags()
     values, unknown = parser.parse_known_args(list(args))
     if unknown:
-        known = ", ".join(flag.name for flag in RECIPE_FLAGS[recipe].flags)
-        raise ConfigError(f"{unknown[0]} is not a flag of geolm train or of recipe {recipe!r} (its flags: {known})")
+        raise ConfigError(unknown_flag(unknown[0], recipe, [f.name for f in RECIPE_FLAGS[recipe].flags], own_flags))
     return RECIPE_FLAGS[recipe].apply(values, base)
+
+
+def unknown_flag(arg: str, recipe: str, recipe_flags: Sequence[str], own_flags: Collection[str] = ()) -> str:
+    """The message for `arg`, a flag neither geolm train nor the recipe knows."""
+    flag = arg.split("=", 1)[0]
+    hint = did_you_mean(flag, [*own_flags, *recipe_flags])
+    takes = f"takes {', '.join(recipe_flags)}" if recipe_flags else "takes no flags"
+    return f"geolm train has no flag {flag}{hint}; recipe {recipe!r} {takes}"
 
 
 def recipe_flags_help(recipe: str) -> str:

@@ -120,7 +120,7 @@ def train(
     ckpt = resume_checkpoint(resume, run_dir)
     if ckpt is None:
         if start_index:
-            raise CheckpointError(f"starting at phase {start_phase!r} needs a checkpoint to start from (resume=...)")
+            raise CheckpointError(f"starting at phase {start_phase!r} needs a checkpoint to start from (--resume)")
         refuse_to_overwrite(run_dir)
     else:
         saved = read_checkpoint(ckpt, model, tokenizer)
@@ -140,6 +140,8 @@ def train(
     trainer = Trainer(
         accelerator, model, optimizer, stream, val_data, args, curriculum, run_dir, tokenizer, state, run_config
     )
+    if ckpt is not None:
+        trainer.say_resumed(ckpt)
     return trainer.run()
 
 
@@ -179,8 +181,8 @@ def refuse_to_overwrite(run_dir: Path) -> None:
     held = [name for name in names if existing_checkpoint(run_dir / name)]
     if held:
         raise CheckpointError(
-            f"{run_dir} already holds checkpoint(s) {', '.join(held)}; resume with resume='auto' "
-            "or train into another run directory"
+            f"{run_dir} already holds checkpoint(s) {', '.join(held)}; resume it with --resume auto "
+            "(resume='auto' in Python) or choose another --out"
         )
 
 
@@ -248,6 +250,12 @@ class Trainer:
             skipped_steps=self.state.skipped_steps,
         )
 
+    def say_resumed(self, ckpt: Path) -> None:
+        """Where a resumed run picks up: the checkpoint, the step and the phase of that step."""
+        index = self.curriculum.phase_index(self.state.step, self.args.steps)
+        name = self.curriculum.phases[index].name
+        self.log.say(f"resuming {ckpt} at step {self.state.step} of {self.args.steps}, phase {index} {name!r}")
+
     def stream_block(self) -> int:
         return next(iter(self.stream.sources.values())).block_size
 
@@ -281,7 +289,8 @@ class Trainer:
             if index != self.state.phase_index:  # a transition, not a resume into the phase already logged
                 self.state.phase_index = index
                 self.log.record({"step": step, "event": "phase", "phase": phase.name, "index": index})
-                self.log.say(f"step {step}: phase {index} {phase.name!r} (losses {phase.losses})")
+                losses = ", ".join(f"{name} {weight:g}" for name, weight in phase.losses.items())
+                self.log.say(f"step {step}: phase {index} {phase.name!r} (losses: {losses})")
         return phase
 
     def train_step(self, step: int, phase: Phase) -> StepOutcome:
