@@ -54,7 +54,10 @@ def terrain(
         bool, typer.Option(help="align with the embedded WordNet noun hierarchy (the wordnet battery)")
     ] = True,
 ) -> None:
-    """Measure the geometric terrain of a model: embeddings, hidden states, weights, WordNet alignment."""
+    """Measure the geometric terrain of a model: embeddings, hidden states, weights, WordNet alignment.
+
+    Example: geolm analyze terrain MODEL_DIR --out report/
+    """
     from geolm import terrain as t
 
     taxonomy = t.embedded_wordnet() if wordnet else None
@@ -75,7 +78,10 @@ def compare(
     out: Annotated[Path | None, typer.Option(help="output directory (default ./compare-<a>-vs-<b>)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the word sample, split and null maps")] = 0,
 ) -> None:
-    """Align two models with orthogonal Procrustes on shared words, scored on held-out words against nulls."""
+    """Align two models with orthogonal Procrustes on shared words, scored on held-out words against nulls.
+
+    Example: geolm analyze compare MODEL_A MODEL_B
+    """
     from geolm import terrain as t
 
     out = out or _default_out("compare", path_a, path_b)

@@ -44,7 +44,10 @@ def chat(
     greedy: Greedy = False,
     device: Device = None,
 ) -> None:
-    """Chat with a model; /help lists the commands. Reads messages line by line when stdin is a pipe."""
+    """Chat with a model; /help lists the commands. Reads messages line by line when stdin is a pipe.
+
+    Example: geolm chat runs/first --system "Be brief."
+    """
     options = SamplingOptions(
         max_new_tokens, temperature, top_k, top_p, repetition_penalty, tuple(stop or ()), greedy, seed
     )

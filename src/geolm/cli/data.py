@@ -16,7 +16,10 @@ def build_wordnet(
     dict_dir: Path = typer.Argument(..., help="WordNet 3.0 dict directory (data.noun, index.noun, ...)"),
     out: Path | None = typer.Option(None, "--out", help="output file [default: the shipped corpus file]"),
 ) -> None:
-    """Parse WordNet's database files and write the corpus as gzip JSONL (atomically)."""
+    """Parse WordNet's database files and write the corpus as gzip JSONL (atomically).
+
+    Example: geolm data build-wordnet /usr/share/wordnet
+    """
     from geolm.data.lexicon import CORPUS_FILE
     from geolm.data.wordnet import parse_wordnet, write_synsets
 
@@ -28,7 +31,10 @@ def build_wordnet(
 
 @app.command("stats")
 def stats(seed: int = typer.Option(0, help="generator seed")) -> None:
-    """Documents and characters of each kind of the embedded corpus, per split."""
+    """Documents and characters of each kind of the embedded corpus, per split.
+
+    Example: geolm data stats
+    """
     from geolm.data.corpus import corpus_stats
     from geolm.data.lexicon import CORPUS_FILE, load_lexicon
 

@@ -24,7 +24,10 @@ def demo(
     seed: int = typer.Option(0, help="seed of everything"),
     questions: int = typer.Option(20, min=1, help="held-out questions to score (three are shown)"),
 ) -> None:
-    """Train `preset` on the embedded WordNet corpus, then score its answers to held-out questions."""
+    """Train `preset` on the embedded WordNet corpus, then score its answers to held-out questions.
+
+    Example: geolm demo --steps 360
+    """
     from geolm.experiments.questions import answers_record, score
     from geolm.files import write_atomic
 

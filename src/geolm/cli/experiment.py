@@ -36,7 +36,10 @@ def suite(
     steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 60 quick, 1500 full)")] = None,
     kappa_init: Annotated[str, typer.Option(help="starting κ of geometric models: zero, random, linspace")] = "zero",
 ) -> None:
-    """Train a geometric model and its standard twin per task and size; write results.json, report.md, PNGs."""
+    """Train a geometric model and its standard twin per task and size; write results.json, report.md, PNGs.
+
+    Example: geolm experiment suite --quick
+    """
     from geolm.experiments.report import comparison_table
     from geolm.experiments.suite import SuiteOptions, run_suite
 
@@ -66,7 +69,10 @@ def head_split(
     seeds: Annotated[list[str] | None, typer.Option(help="seeds of initialisation and batches (default 0,1)")] = None,
     steps: Annotated[int, typer.Option(help="optimizer steps per run")] = 300,
 ) -> None:
-    """Train curvature models from each κ start with odd and even head counts; census before and after."""
+    """Train curvature models from each κ start with odd and even head counts; census before and after.
+
+    Example: geolm experiment head-split
+    """
     from geolm.errors import ConfigError
     from geolm.experiments.head_split import HeadSplitOptions, run_head_split
 
@@ -89,7 +95,10 @@ def summarize(
     runs: Annotated[list[Path], typer.Argument(help="suite output directories (each with results.json)")],
     out: Annotated[Path | None, typer.Option(help="also write the table to this markdown file")] = None,
 ) -> None:
-    """Mean and spread of the deltas over suite runs with different seeds, next to the seed-to-seed noise."""
+    """Mean and spread of the deltas over suite runs with different seeds, next to the seed-to-seed noise.
+
+    Example: geolm experiment summarize runs/suite-seed0 runs/suite-seed1
+    """
     import json
 
     from geolm.errors import InputError
@@ -138,7 +147,10 @@ def mixture(
     seeds: Seeds = None,
     steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 400; quick: 8)")] = None,
 ) -> None:
-    """Mixed geometries against a Euclidean-only mixture and a dense model: held-out loss and routing."""
+    """Mixed geometries against a Euclidean-only mixture and a dense model: held-out loss and routing.
+
+    Example: geolm experiment mixture
+    """
     from geolm.experiments.mixture import MixtureOptions, run_mixture
 
     chosen = _run_choices(seeds, steps)
@@ -156,7 +168,10 @@ def integrator(
     steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 300; quick: 6)")] = None,
 ) -> None:
     """Integrator layers (residual, learned and no halting) against a Llama of equal parameters: held-out
-    loss, iterations per token, speed, and the tolerance/iterations/loss curve."""
+    loss, iterations per token, speed, and the tolerance/iterations/loss curve.
+
+    Example: geolm experiment integrator
+    """
     from geolm.experiments.integrator import IntegratorExperiment, run_integrator
 
     chosen = _run_choices(seeds, steps)

@@ -167,7 +167,10 @@ class Menu:
 
 
 def menu() -> None:
-    """An interactive numbered menu: train, chat, compare checkpoints, analyse geometry, run the suite."""
+    """An interactive numbered menu: train, chat, compare checkpoints, analyse geometry, run the suite.
+
+    Example: geolm menu
+    """
     try:
         Menu().run()
     except KeyboardInterrupt:

@@ -24,7 +24,10 @@ def plot(
     ] = 300.0,
     max_updates: Annotated[int | None, typer.Option(help="with --follow, stop after this many redraws")] = None,
 ) -> None:
-    """Draw train/validation loss, learning rate, tokens/s and κ per head from RUN_DIR/metrics.jsonl."""
+    """Draw train/validation loss, learning rate, tokens/s and κ per head from RUN_DIR/metrics.jsonl.
+
+    Example: geolm plot runs/first --follow
+    """
     from geolm.experiments.curves import plot_curves, read_metrics
 
     if interval <= 0 or idle <= 0:

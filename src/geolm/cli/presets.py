@@ -13,7 +13,10 @@ from geolm.presets import DESCRIPTIONS, PRESETS, preset_config
 
 def presets() -> None:
     """List the named presets with their parameter counts, total and active per token (a mixture runs top-k of
-    its experts), counted on a model built on the meta device."""
+    its experts), counted on a model built on the meta device.
+
+    Example: geolm presets
+    """
     table = Table(title="geolm presets")
     for column in ("name", "parameters", "active", "shape", "vocab", "parts"):
         table.add_column(column, no_wrap=True, justify="right" if column in ("parameters", "active") else "left")

@@ -24,7 +24,10 @@ def verify(
         False, "--count-only", help="with --preset: count on the meta device (no memory used) and run no checks"
     ),
 ) -> None:
-    """Print parameters by component, then run forward, backward, generate, causality and cache checks."""
+    """Print parameters by component, then run forward, backward, generate, causality and cache checks.
+
+    Example: geolm verify --preset llama-tiny
+    """
     if (checkpoint is None) == (preset is None):
         raise ConfigError("give exactly one of a CHECKPOINT path or --preset NAME")
     if count_only and preset is None:

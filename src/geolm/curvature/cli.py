@@ -67,7 +67,10 @@ def heads(
     checkpoint: Path = typer.Argument(..., help="checkpoint directory, or a run directory with best/ or last/"),
     out: Path | None = typer.Option(None, help="output directory (default ./heads-<checkpoint name>)"),
 ) -> None:
-    """Classify every attention head as hyperbolic, Euclidean or spherical by its learnt curvature."""
+    """Classify every attention head as hyperbolic, Euclidean or spherical by its learnt curvature.
+
+    Example: geolm analyze heads runs/curv
+    """
     out = out or Path(f"heads-{checkpoint.resolve().name}")
     census = census_from_state(read_curvature_state(resolve_checkpoint(checkpoint)))
     counts = census_counts(census)

@@ -20,7 +20,10 @@ def experts(
     block_size: int = typer.Option(128, help="tokens per block"),
     seed: int = typer.Option(0, help="seed of the held-out text's order"),
 ) -> None:
-    """Route held-out text of the embedded corpus and tabulate each geometry's share by kind of token."""
+    """Route held-out text of the embedded corpus and tabulate each geometry's share by kind of token.
+
+    Example: geolm analyze experts runs/mgm
+    """
     from geolm.data import encode_documents, pack
     from geolm.data.corpus import corpus_texts
     from geolm.data.lexicon import load_lexicon

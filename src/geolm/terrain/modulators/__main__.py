@@ -19,7 +19,10 @@ def claim(
     seed: Annotated[int, typer.Option(help="seed of every random step")] = ClaimSettings.seed,
     train_fixed_alpha: Annotated[bool, typer.Option(help="also train at the fixed alpha 0.29154")] = False,
 ) -> None:
-    """Relational Pearson/Spearman of the frozen model, modulated, trained, and with shuffled pairs."""
+    """Relational Pearson/Spearman of the frozen model, modulated, trained, and with shuffled pairs.
+
+    Example: geolm analyze modulator-claim MODEL_DIR
+    """
     settings = ClaimSettings(n_items=items, steps=steps, seed=seed, train_fixed_alpha=train_fixed_alpha)
     result = measure_relational_claim(path, settings=settings)
     written = result.save(out)
