@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system lock test test-latest demo bench lint format clean
+.PHONY: install system lock test test-latest demo bench lint format clean presets-table
 
 install: $(STAMP)
 
@@ -56,6 +56,10 @@ test-latest:
 
 demo: $(STAMP)
 	$(BIN)/geolm demo
+
+# Recount the parameters `geolm presets` prints (a test fails when the shipped table is stale).
+presets-table: $(STAMP)
+	$(BIN)/python -c "from geolm.cli.presets import write_table; write_table()"
 
 bench: $(STAMP) system
 	$(BIN)/python benchmarks/run.py

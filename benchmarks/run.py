@@ -31,6 +31,7 @@ SECTIONS = {
     "compile": ("benchmarks.compile_bench", "Compiled against eager training (geolm train --compile)"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
     "demo": ("benchmarks.demo_bench", "The demo's answers to held-out questions"),
+    "startup": ("benchmarks.startup_bench", "Start-up time of the command line"),
 }
 
 

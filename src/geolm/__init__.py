@@ -1,56 +1,51 @@
 """geolm: geometric language models that live in the Hugging Face ecosystem.
 
 Importing the package registers `GeoConfig` and the geolm models with the transformers Auto classes, so
-`AutoModelForCausalLM.from_pretrained(path)` loads any geolm checkpoint.
+`AutoModelForCausalLM.from_pretrained(path)` loads any geolm checkpoint. The `geolm` command line defers this
+until a verb runs (see `geolm_command`), and the names below are imported on first use.
 """
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-)
+from __future__ import annotations
 
-from geolm.config import GeoConfig
-from geolm.errors import CheckpointError, ConfigError, DataError, GeoError, InputError, TrainingError
-from geolm.modeling import (
-    GeoForCausalLM,
-    GeoForSequenceClassification,
-    GeoForTokenClassification,
-    GeoModel,
-    GeoPreTrainedModel,
-)
-from geolm.nn.stats import InferenceStats, inference_stats
-from geolm.presets import PRESETS, register_preset
-from geolm.systems import register_systems
-
-register_systems()  # each system registers its parts, presets and parameter components
+import importlib
+import sys
+from typing import Any
 
 __version__ = "0.1.0"
 
-AutoConfig.register("geolm", GeoConfig, exist_ok=True)
-AutoModel.register(GeoConfig, GeoModel, exist_ok=True)
-AutoModelForCausalLM.register(GeoConfig, GeoForCausalLM, exist_ok=True)
-AutoModelForSequenceClassification.register(GeoConfig, GeoForSequenceClassification, exist_ok=True)
-AutoModelForTokenClassification.register(GeoConfig, GeoForTokenClassification, exist_ok=True)
+_HOMES = {
+    "GeoConfig": "geolm.config",
+    "CheckpointError": "geolm.errors",
+    "ConfigError": "geolm.errors",
+    "DataError": "geolm.errors",
+    "GeoError": "geolm.errors",
+    "InputError": "geolm.errors",
+    "TrainingError": "geolm.errors",
+    "GeoForCausalLM": "geolm.modeling",
+    "GeoForSequenceClassification": "geolm.modeling",
+    "GeoForTokenClassification": "geolm.modeling",
+    "GeoModel": "geolm.modeling",
+    "GeoPreTrainedModel": "geolm.modeling",
+    "InferenceStats": "geolm.nn.stats",
+    "inference_stats": "geolm.nn.stats",
+    "PRESETS": "geolm.presets",
+    "register_preset": "geolm.presets",
+}
 
-__all__ = [
-    "PRESETS",
-    "CheckpointError",
-    "ConfigError",
-    "DataError",
-    "GeoConfig",
-    "GeoError",
-    "GeoForCausalLM",
-    "GeoForSequenceClassification",
-    "GeoForTokenClassification",
-    "GeoModel",
-    "GeoPreTrainedModel",
-    "InferenceStats",
-    "InputError",
-    "TrainingError",
-    "__version__",
-    "inference_stats",
-    "register_preset",
-]
+__all__ = sorted([*_HOMES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'geolm' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if "geolm_command" not in sys.modules:  # library use: register now; the command registers when a verb runs
+    from geolm.auto import register_auto
+
+    register_auto()

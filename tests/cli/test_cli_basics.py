@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 from clirun import run
 
@@ -35,26 +39,80 @@ def test_user_errors_are_one_line(args: tuple[str, ...], message: str) -> None:
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
 
 
+def _verb_paths() -> list[tuple[str, ...]]:
+    """Every leaf command as the words a user types, walked through the lazy verb tables."""
+    from geolm.cli.main import VERBS, Group
+
+    paths = []
+    for name, verb in VERBS.items():
+        paths += [(name, sub) for sub in verb.verbs] if isinstance(verb, Group) else [(name,)]
+    return paths
+
+
 def test_every_verb_has_an_example() -> None:
-    import typer
     from typer.testing import CliRunner
 
-    import geolm.cli.main as cli_main
+    from geolm.cli.main import app, load_verb
 
-    cli_main._mount()
-    root = typer.main.get_command(cli_main.app)
-
-    def leaves(group, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-        found = []
-        for name, command in group.commands.items():  # a group of typer's own click has `commands`
-            here = (*path, name)
-            found += leaves(command, here) if hasattr(command, "commands") else [here]
-        return found
-
-    paths = leaves(root)
-    assert len(paths) >= 20 and ("analyze", "heads") in paths
     runner = CliRunner()
+    paths = []
+    for path in _verb_paths():
+        command = load_verb(path[-1], _verb(path))
+        names = list(command.commands) if hasattr(command, "commands") else [None]  # typer groups: experiment, data
+        paths += [(*path, name) if name else path for name in names]
+    assert len(paths) >= 20 and ("analyze", "heads") in paths and ("experiment", "suite") in paths
     for path in paths:
-        result = runner.invoke(cli_main.app, [*path, "--help"], terminal_width=200)
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
         assert result.exit_code == 0, (path, result.output)
         assert f"Example: geolm {' '.join(path)}" in result.output, path
+
+
+def _verb(path: tuple[str, ...]):
+    from geolm.cli.main import VERBS
+
+    verb = VERBS[path[0]]
+    return verb.verbs[path[1]] if len(path) == 2 else verb
+
+
+def test_root_help_lines_are_the_verbs_own() -> None:
+    """`geolm --help` is drawn from the verb table without importing the verbs; it must say what they say."""
+    from geolm.cli.main import SUMMARY_WIDTH, load_verb
+
+    for path in _verb_paths():
+        verb = _verb(path)
+        assert load_verb(path[-1], verb).get_short_help_str(SUMMARY_WIDTH) == verb.summary, path
+
+
+def test_help_and_presets_start_without_torch() -> None:
+    """The console script imports none of the heavy libraries for help or for the presets table."""
+    heavy = ("torch", "transformers", "datasets", "pandas", "matplotlib", "scipy")
+    script = f"""
+import sys, geolm_command
+from geolm.cli.main import VERBS
+runs = [["--help"], ["presets"], *([name, "--help"] for name in VERBS)]
+for argv in runs:
+    sys.argv = ["geolm", *argv]
+    try:
+        geolm_command.main()
+    except SystemExit as done:
+        assert done.code in (0, None), (argv, done.code)
+print(sorted(m for m in {heavy!r} if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_shipped_presets_table_matches_a_fresh_count() -> None:
+    from geolm.cli.presets import TABLE_FILE, count_presets
+
+    shipped = json.loads(TABLE_FILE.read_text(encoding="utf-8"))
+    assert shipped == count_presets(), "the presets table is stale: run `make presets-table`"
+
+
+def test_unknown_verb_suggests_the_closest() -> None:
+    out = run("trian")
+    assert out.returncode == 2
+    assert "no command 'trian' (did you mean 'train'?)" in out.stderr
+    out = run("analyze", "terain")
+    assert out.returncode == 2 and "(did you mean 'terrain'?)" in out.stderr

@@ -58,7 +58,6 @@ def test_generate_prompt_too_long(checkpoint: Path) -> None:
 
 def test_entry_point_turns_errors_into_one_line(checkpoint: Path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(cli_main, "app", app)
-    monkeypatch.setattr(cli_main, "_mount", lambda: None)
     argv = ["geolm", "generate", str(checkpoint), "--prompt", "x " * 300, "--max-new-tokens", "8"]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_:

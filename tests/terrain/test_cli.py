@@ -11,8 +11,8 @@ from geolm.cli import main as cli_main
 def run_cli(monkeypatch, capsys):
     """Run `geolm analyze ...` through the real entry point with only this sub-app mounted."""
     root = typer.Typer(name="geolm", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    root.add_typer(analyze_cli.app, name="analyze")
     monkeypatch.setattr(cli_main, "app", root)
-    monkeypatch.setattr(cli_main, "_mount", lambda: root.add_typer(analyze_cli.app, name="analyze"))
 
     def run(*args: str) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["geolm", "analyze", *args])

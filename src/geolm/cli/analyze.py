@@ -9,7 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(help="Geometry analysis of local Hugging Face models.", no_args_is_help=True)
+app = typer.Typer(
+    help="Geometry analysis of models: terrain, comparisons, curvature heads, expert routing, modulators.",
+    no_args_is_help=True,
+)
 
 
 def _default_out(prefix: str, *paths: Path) -> Path:

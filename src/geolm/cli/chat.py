@@ -22,11 +22,7 @@ from geolm.cli.generate import (
     TopK,
     TopP,
 )
-from geolm.inference.conversation import require_chat_template
-from geolm.inference.generation import SamplingOptions
-from geolm.inference.loading import load_for_inference
-from geolm.inference.responder import ResponseGenerator
-from geolm.inference.session import ChatSession
+from geolm.sampling import SamplingOptions
 
 PROMPT = "you> "
 
@@ -48,6 +44,11 @@ def chat(
 
     Example: geolm chat runs/first --system "Be brief."
     """
+    from geolm.inference.conversation import require_chat_template
+    from geolm.inference.loading import load_for_inference
+    from geolm.inference.responder import ResponseGenerator
+    from geolm.inference.session import ChatSession
+
     options = SamplingOptions(
         max_new_tokens, temperature, top_k, top_p, repetition_penalty, tuple(stop or ()), greedy, seed
     )

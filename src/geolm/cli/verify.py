@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import typer
 from rich.console import Console
 from rich.table import Table
-from transformers import PreTrainedModel
 
 from geolm.errors import ConfigError
-from geolm.params import human, parameter_table
-from geolm.testing import assert_cache_matches_forward, assert_causal
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 def verify(
@@ -32,6 +32,8 @@ def verify(
         raise ConfigError("give exactly one of a CHECKPOINT path or --preset NAME")
     if count_only and preset is None:
         raise ConfigError("--count-only counts a --preset; a checkpoint's weights are loaded to be checked")
+    import torch
+
     torch.manual_seed(seed)
     console = Console()
     if count_only:
@@ -67,6 +69,8 @@ def _load(checkpoint: Path | None, preset: str | None) -> PreTrainedModel:
 
 
 def _parameter_rich_table(model: PreTrainedModel, title: object) -> Table:
+    from geolm.params import human, parameter_table
+
     frame = parameter_table(model)
     table = Table(title=f"parameters of {title}")
     for column in ("component", "parameters", "trainable", "active per token", "share"):
@@ -89,6 +93,10 @@ def _parameter_rich_table(model: PreTrainedModel, title: object) -> Table:
 
 
 def _checks(model: PreTrainedModel, seed: int) -> list[tuple[str, Callable[[], str]]]:
+    import torch
+
+    from geolm.testing import assert_cache_matches_forward, assert_causal
+
     vocab = model.config.vocab_size
     length = min(16, model.config.max_position_embeddings)
     tokens = torch.randint(0, vocab, (2, length), generator=torch.Generator().manual_seed(seed))
