@@ -1,12 +1,14 @@
 """Test-wide settings: offline, deterministic, small thread pool."""
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("GEOLM_CACHE", tempfile.mkdtemp(prefix="geolm-cache-"))  # shared by this run only
 
 import pytest
 import torch

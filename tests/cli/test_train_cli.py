@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -122,3 +123,36 @@ def test_ctrl_c_leaves_the_last_checkpoint_whole_and_says_how_to_resume(corpus: 
     assert f"the last checkpoint is {out / 'last'} (step {step})" in stderr
     assert "resume with: geolm train --preset llama-tiny" in stderr and stderr.rstrip().endswith("--resume auto")
     assert "Traceback" not in stderr and not list(out.glob(".*.tmp"))
+
+
+def test_ctrl_c_during_data_work_stops_at_once(tmp_path: Path) -> None:
+    """On the embedded corpus with the cache off, the tokenizer trains for seconds; Ctrl-C must not wait for it."""
+    out = tmp_path / "run"
+    env = {**os.environ, "GEOLM_CACHE": "off"}
+    args = ["train", "--preset", "llama-demo", "--steps", "4", "--out", str(out)]
+    proc = subprocess.Popen([GEOLM, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    while not any("tokenizer: training" in line for line in seen):
+        line = proc.stderr.readline()
+        assert line, "".join(seen)
+        seen.append(line)
+    time.sleep(1.0)  # inside the corpus reading or the BPE merges
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=5)  # the work left takes far longer than this
+    assert proc.returncode == 130, stderr
+    assert f"interrupted before the first checkpoint; nothing was saved in {out}" in stderr
+    assert "Traceback" not in stderr and not (out / "last").exists()
+
+
+def test_a_second_run_on_the_embedded_corpus_reuses_tokenizer_and_blocks(tmp_path: Path) -> None:
+    env = {**os.environ, "GEOLM_CACHE": str(tmp_path / "cache")}
+    args = ["train", "--preset", "llama-tiny", "--steps", "2", "--eval-every", "0", "--block-size", "64"]
+    args += ["--max-train-tokens", "20000", "--log-every", "1"]
+    first = subprocess.run([GEOLM, *args, "--out", str(tmp_path / "a")], capture_output=True, text=True, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "tokenizer: training" in first.stderr and "cached in" not in first.stderr
+    second = subprocess.run([GEOLM, *args, "--out", str(tmp_path / "b")], capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "tokenizer: cached in" in second.stderr and "data: cached in" in second.stderr
+    assert "tokenizer: training" not in second.stderr
+    assert step_losses(tmp_path / "a") == step_losses(tmp_path / "b")  # the same tokens, the same run

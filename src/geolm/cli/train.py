@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 console = Console(stderr=True)
 # Flags `geolm train` does not know go on to the run's recipe (`geolm.training.recipes`); the command is mounted
 # with these settings so that click passes them through.
+TOKENIZER_DOCUMENTS = 2_000_000  # a new tokenizer learns from at most this many documents
 CONTEXT_SETTINGS = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
@@ -126,21 +127,21 @@ def train(
             f"--curriculum replaces the curriculum and data of recipe {recipe!r}, which its flags set "
             f"({', '.join(sorted(chosen.recipe))}); drop one or the other"
         )
-    run = prepare_run(
-        preset=preset,
-        config_file=config,
-        data=data or None,
-        out=out,
-        resume=resume,
-        seed=seed,
-        block_size=block_size,
-        tokenizer_dir=tokenizer,
-        vocab_size=vocab_size,
-        max_train_tokens=max_train_tokens,
-        config_overrides=chosen.config_overrides(base),
-    )
-    plan, train_data = curriculum_and_data(run, plan, recipe, block_size, seed, chosen.recipe)
-    try:
+    try:  # Ctrl-C in the data work or in training: nothing half-written, and how to go on
+        run = prepare_run(
+            preset=preset,
+            config_file=config,
+            data=data or None,
+            out=out,
+            resume=resume,
+            seed=seed,
+            block_size=block_size,
+            tokenizer_dir=tokenizer,
+            vocab_size=vocab_size,
+            max_train_tokens=max_train_tokens,
+            config_overrides=chosen.config_overrides(base),
+        )
+        plan, train_data = curriculum_and_data(run, plan, recipe, block_size, seed, chosen.recipe)
         result = run_training(
             run["model"],
             train_data,
@@ -312,9 +313,8 @@ def prepare_run(
     from transformers import AutoTokenizer
 
     from geolm.config import GeoConfig
-    from geolm.data.corpus import corpus_texts
-    from geolm.data.prepare import prepare_lm_data, source_texts
-    from geolm.data.tokenizer import train_tokenizer
+    from geolm.data.cache import cached_blocks, tokenizer_fingerprint
+    from geolm.data.prepare import prepare_lm_data
     from geolm.modeling import GeoForCausalLM
     from geolm.training.checkpoint import resume_checkpoint
 
@@ -330,20 +330,47 @@ def prepare_run(
                 raise CheckpointError(f"no tokenizer.json in tokenizer directory {tokenizer_dir}")
             tok = AutoTokenizer.from_pretrained(tokenizer_dir)
         else:
-            texts = source_texts(data) if data else corpus_texts("train", seed=seed)
-            with console.status("training the tokenizer"):
-                tok = train_tokenizer(itertools.islice(texts, 2_000_000), vocab_size or base.vocab_size)
+            tok = new_tokenizer(data, seed, vocab_size or base.vocab_size)
         special = {key: getattr(tok, key) for key in ("pad_token_id", "bos_token_id", "eos_token_id")}
         config = model_config(preset, config_file, **{**(config_overrides or {}), "vocab_size": len(tok), **special})
     check_block_size(block_size, config)
-    with console.status("tokenizing the training data"):
-        train_blocks, val_blocks = prepare_lm_data(data, tok, block_size, seed=seed, max_train_tokens=max_train_tokens)
+
+    def blocks() -> tuple:
+        return prepare_lm_data(data, tok, block_size, seed=seed, max_train_tokens=max_train_tokens)
+
+    if data:
+        train_blocks, val_blocks = blocks()
+    else:
+        settings = {"block_size": block_size, "seed": seed, "max_train_tokens": max_train_tokens}
+        settings["tokenizer"] = tokenizer_fingerprint(tok)
+        train_blocks, val_blocks = cached_blocks(blocks, console.print, **settings)
     console.print(
         f"data: {len(train_blocks):,} training blocks, {len(val_blocks):,} validation blocks of {block_size} tokens"
     )
     torch.manual_seed(seed)
     model = GeoForCausalLM(config)
     return {"model": model, "tokenizer": tok, "train": train_blocks, "validation": val_blocks}
+
+
+def new_tokenizer(data: list[Path] | None, seed: int, vocab_size: int):
+    """A byte-level BPE trained on the user's data, or on the embedded corpus (built once, then cached)."""
+    from geolm.data.cache import cached_tokenizer
+    from geolm.data.corpus import corpus_texts
+    from geolm.data.prepare import source_texts
+    from geolm.data.tokenizer import train_tokenizer
+    from geolm.progress import counted
+
+    def build():
+        texts = source_texts(data) if data else list(corpus_texts("train", seed=seed))
+        total = None if data else min(len(texts), TOKENIZER_DOCUMENTS)
+        console.print(f"tokenizer: training a byte-level BPE of {vocab_size:,} entries", soft_wrap=True)
+        read = counted(itertools.islice(texts, TOKENIZER_DOCUMENTS), "training the tokenizer", total)
+        return train_tokenizer(read, vocab_size)
+
+    if data:
+        return build()
+    settings = {"vocab_size": vocab_size, "seed": seed, "documents": TOKENIZER_DOCUMENTS}
+    return cached_tokenizer(build, console.print, **settings)
 
 
 def model_config(preset: str, config_file: Path | None, **overrides: Any):

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from transformers import PreTrainedTokenizerFast
 
 from geolm.data.blocks import TokenBlocks
 from geolm.data.chat import Document
 from geolm.data.tokenizer import END_OF_TURN, ROLE_TOKENS
+from geolm.progress import counted
 
 IGNORE = -100
 BATCH = 1024
@@ -74,16 +74,12 @@ def pack(
     """Concatenate documents (stopping at `max_tokens`), cut into blocks, pad the last one."""
     ids: list[int] = []
     labels: list[int] = []
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as progress:
-        task = progress.add_task(description, total=total)
-        for doc_ids, doc_labels in encoded:
-            ids += doc_ids
-            labels += doc_labels
-            progress.advance(task)
-            if max_tokens is not None and len(ids) >= max_tokens:
-                del ids[max_tokens:], labels[max_tokens:]
-                break
+    for doc_ids, doc_labels in counted(encoded, description, total):
+        ids += doc_ids
+        labels += doc_labels
+        if max_tokens is not None and len(ids) >= max_tokens:
+            del ids[max_tokens:], labels[max_tokens:]
+            break
     padding = -len(ids) % block_size
     ids_array = np.asarray(ids + [pad_id] * padding, dtype=np.int64).reshape(-1, block_size)
     labels_array = np.asarray(labels + [IGNORE] * padding, dtype=np.int64).reshape(-1, block_size)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -51,11 +52,33 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int, *, min_frequency: int
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    core.train_from_iterator(texts, trainer=trainer)
+    _interruptible(lambda: core.train_from_iterator(texts, trainer=trainer))
     core.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, 1)]
     )
     return wrap_tokenizer(core)
+
+
+def _interruptible(work: Callable[[], object]) -> None:
+    """Run `work` in a worker thread while this one waits in short slices, so Ctrl-C stops the wait at once.
+
+    The BPE merges run in Rust for seconds without returning to Python, where a KeyboardInterrupt would only be
+    raised after they finish; the worker (a daemon) is abandoned on Ctrl-C and ends with the process.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as err:  # handed to the waiting thread below
+            failure.append(err)
+
+    worker = threading.Thread(target=run, name="tokenizer-training", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+    if failure:
+        raise failure[0]
 
 
 def wrap_tokenizer(core: Tokenizer) -> PreTrainedTokenizerFast:

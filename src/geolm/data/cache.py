@@ -1,0 +1,126 @@
+"""A cache of the work every run on the embedded corpus repeats: its tokenizer and its token blocks.
+
+Entries live under `$GEOLM_CACHE` (default `$XDG_CACHE_HOME/geolm`, else `~/.cache/geolm`; `GEOLM_CACHE=off`
+turns the cache off). A key is a hash of everything the result depends on: the embedded corpus file, the source
+of the code that builds documents from it, the package version, and the settings of the step (vocabulary size,
+seed, block size, the tokenizer itself for blocks). Entries are written atomically; one that cannot be read is
+rebuilt and replaced.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+    from geolm.data.blocks import TokenBlocks
+
+OFF = {"off", "0", "false", "no"}
+
+
+def cache_root() -> Path | None:
+    """The cache directory, or None when `GEOLM_CACHE` turns the cache off."""
+    chosen = os.environ.get("GEOLM_CACHE", "").strip()
+    if chosen.lower() in OFF:
+        return None
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geolm"
+
+
+@functools.cache
+def corpus_fingerprint() -> str:
+    """A hash of the embedded corpus and of the code that turns it into documents."""
+    import geolm
+    from geolm.data import corpus
+
+    data = Path(corpus.__file__).parent
+    digest = hashlib.sha256(geolm.__version__.encode())
+    for path in sorted([*data.glob("embedded/*"), *data.glob("*.py")]):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def entry_key(kind: str, **settings: Any) -> str:
+    """The name of a cache entry: the kind, then a hash of the corpus and the settings."""
+    text = json.dumps({"corpus": corpus_fingerprint(), **settings}, sort_keys=True)
+    return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:24]}"
+
+
+def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerFast) -> str:
+    """A hash of the tokenizer's vocabulary, merges, normalisation and special tokens."""
+    return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
+
+
+def cached_tokenizer(
+    build: Callable[[], PreTrainedTokenizerFast], say: Callable[[str], None], **settings: Any
+) -> PreTrainedTokenizerFast:
+    """The tokenizer `build` makes for these settings, from the cache when it holds one."""
+    from transformers import AutoTokenizer
+
+    from geolm.files import usual_permissions
+
+    root = cache_root()
+    if root is None:
+        return build()
+    path = root / entry_key("tokenizer", **settings)
+    if (path / "tokenizer.json").is_file():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path)
+            say(f"tokenizer: cached in {path}")
+            return tokenizer
+        except (OSError, ValueError, json.JSONDecodeError):
+            shutil.rmtree(path, ignore_errors=True)  # unreadable: build it again below
+    tokenizer = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    try:
+        tokenizer.save_pretrained(staging)
+        usual_permissions(staging)
+        os.replace(staging, path)  # atomic: a reader sees the whole directory or none
+    except OSError:
+        pass  # another run stored the same entry first; ours is equal to it
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return tokenizer
+
+
+def cached_blocks(
+    build: Callable[[], tuple[TokenBlocks, TokenBlocks]], say: Callable[[str], None], **settings: Any
+) -> tuple[TokenBlocks, TokenBlocks]:
+    """The (train, validation) blocks `build` makes for these settings, from the cache when it holds them."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, save_file
+
+    from geolm.data.blocks import TokenBlocks
+    from geolm.files import write_atomic
+
+    root = cache_root()
+    if root is None:
+        return build()
+    path = root / f"{entry_key('blocks', **settings)}.safetensors"
+    if path.is_file():
+        try:
+            tensors = {name: value.long() for name, value in load_file(path).items()}
+            blocks = tuple(TokenBlocks(tensors[f"{s}.input_ids"], tensors[f"{s}.labels"]) for s in ("train", "val"))
+            say(f"data: cached in {path}")
+            return blocks  # type: ignore[return-value]
+        except (OSError, KeyError, ValueError, SafetensorError):
+            path.unlink(missing_ok=True)  # unreadable: build them again below
+    train, validation = build()
+    tensors = {}
+    for split, blocks in (("train", train), ("val", validation)):
+        tensors[f"{split}.input_ids"] = blocks.input_ids.int().contiguous()  # stored as int32: half the disk
+        tensors[f"{split}.labels"] = blocks.labels.int().contiguous()
+    write_atomic(path, lambda tmp: save_file(tensors, str(tmp)))
+    return train, validation
