@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -49,7 +50,7 @@ def _verb_paths() -> list[tuple[str, ...]]:
     return paths
 
 
-def test_every_verb_has_an_example() -> None:
+def test_every_verb_has_an_example_and_names_values_as_words() -> None:
     from typer.testing import CliRunner
 
     from geolm.cli.main import app, load_verb
@@ -65,6 +66,8 @@ def test_every_verb_has_an_example() -> None:
         result = runner.invoke(app, [*path, "--help"], terminal_width=200)
         assert result.exit_code == 0, (path, result.output)
         assert f"Example: geolm {' '.join(path)}" in result.output, path
+        typed = re.findall(r"<(?:int|float|str|bool|path|list\[\w+\])[^>]*>|\{[a-z_]+\}", result.output)
+        assert not typed, (path, typed)  # values are named as words: N, NUMBER, TEXT, PATH
 
 
 def _verb(path: tuple[str, ...]):

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from typer._click import Command, Context, HelpFormatter
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from geolm import __version__
 from geolm.cli.quiet import quiet_libraries
@@ -150,13 +150,45 @@ def _with_models(callback: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def _prepare(command: Command) -> Command:
-    """Wrap the callbacks of `command` and of every command below it with `_with_models`."""
+def _leaves(command: Command) -> list[Command]:
+    """`command` itself, or every command below it when it is a group."""
     if isinstance(command, TyperGroup):
-        for sub in command.commands.values():
-            _prepare(sub)
-    elif command.callback is not None:
-        command.callback = _with_models(command.callback)
+        return [leaf for sub in command.commands.values() for leaf in _leaves(sub)]
+    return [command]
+
+
+def _with_models_on_run(command: Command) -> Command:
+    """Wrap the callback of every command in `command` with `_with_models`."""
+    for leaf in _leaves(command):
+        if leaf.callback is not None:
+            leaf.callback = _with_models(leaf.callback)
+    return command
+
+
+HELP_NAMES = ["-h", "--help"]
+TYPE_WORDS = {"int": "N", "float": "NUMBER", "str": "TEXT", "Path": "PATH"}
+
+
+def _type_word(param: TyperArgument | TyperOption) -> str | None:
+    """The word help shows for a value of this parameter's type (a list shows its element's)."""
+    return TYPE_WORDS.get(param.bare_type().removeprefix("list[").removesuffix("]"))
+
+
+def _speak_in_words(command: Command) -> Command:
+    """Help names values as words (`--steps N`, `--out PATH`, `CHECKPOINT PATH`), not as `<int>`, `<path>`,
+    `<list[Path]>` or `<bool>`; choices keep their `a|b` list."""
+    for leaf in _leaves(command):
+        help_option = leaf.get_help_option(Context(leaf, help_option_names=HELP_NAMES))  # made now, kept after
+        for param in [*leaf.params, help_option]:
+            if isinstance(param, TyperArgument):
+                param.metavar = param.metavar or param.name.upper()
+                word = _type_word(param)
+                if word is not None:
+                    param.display_type_rich = lambda ctx, word=word: word  # type: ignore[method-assign]
+            elif isinstance(param, TyperOption) and param.is_flag:
+                param.metavar = ""  # a flag takes no value
+            elif isinstance(param, TyperOption) and param.metavar is None:
+                param.metavar = _type_word(param)
     return command
 
 
@@ -171,7 +203,8 @@ def load_verb(name: str, verb: Verb) -> Command:
     command = typer.main.get_command(target)
     if verb.command:
         command = command.commands[verb.command]  # type: ignore[attr-defined]
-    return _prepare(command) if verb.loads_models else command
+    _speak_in_words(command)
+    return _with_models_on_run(command) if verb.loads_models else command
 
 
 class VerbGroup(TyperGroup):
@@ -213,7 +246,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
+    context_settings={"help_option_names": HELP_NAMES, "max_content_width": 120},
 )
 
 
