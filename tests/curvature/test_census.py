@@ -79,6 +79,15 @@ def test_heads_command_reads_a_checkpoint(tmp_path) -> None:
     assert (out / "census.png").stat().st_size > 5000
 
 
+def test_heads_command_writes_into_the_run_by_default(tmp_path, monkeypatch) -> None:
+    model_with(KAPPAS).save_pretrained(tmp_path / "run" / "best")
+    monkeypatch.chdir(tmp_path / "run")  # not where the report goes
+    result = CliRunner().invoke(cli(), ["heads", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "heads-best" / "census.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["best", "heads-best"]
+
+
 def test_heads_command_refuses_a_model_without_curvature_heads(tmp_path) -> None:
     GeoForCausalLM(GeoConfig.from_preset("llama-tiny")).save_pretrained(tmp_path)
     result = CliRunner().invoke(cli(), ["heads", str(tmp_path), "--out", str(tmp_path / "out")])

@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import nn
 
 from geolm.curvature.attention import KAPPA_MAX
@@ -87,6 +88,7 @@ def plot_census(census: pd.DataFrame, path: Path) -> Path:
         scatter.scatter(part["layer"], part["kappa"], color=colours[name], label=name, s=24)
     scatter.set_ylim(-KAPPA_MAX * 1.05, KAPPA_MAX * 1.05)
     scatter.set_xlabel("layer")
+    scatter.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers and head counts are whole numbers
     scatter.set_ylabel("curvature κ")
     scatter.legend(loc="upper right", fontsize=8)
     counts = census_counts(census).drop(index="all")
@@ -96,4 +98,5 @@ def plot_census(census: pd.DataFrame, path: Path) -> Path:
         bottom = counts[name] if bottom is None else bottom + counts[name]
     bars.set_xlabel("layer")
     bars.set_ylabel("heads")
+    bars.yaxis.set_major_locator(MaxNLocator(integer=True))
     return write_atomic(path, lambda temp: figure.savefig(temp, format="png", dpi=110))

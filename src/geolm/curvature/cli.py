@@ -18,7 +18,7 @@ from safetensors import safe_open
 from geolm.curvature.census import census_counts, census_from_state, plot_census
 from geolm.errors import CheckpointError
 from geolm.files import write_atomic
-from geolm.inference.loading import resolve_checkpoint
+from geolm.inference.loading import beside_checkpoint, resolve_checkpoint
 
 CURVATURE_SUFFIXES = ("self_attn.raw_kappa", "self_attn.log_tau")
 
@@ -65,13 +65,13 @@ def print_counts(counts: pd.DataFrame, out: Path) -> None:
 
 def heads(
     checkpoint: Path = typer.Argument(..., help="checkpoint directory, or a run directory with best/ or last/"),
-    out: Path | None = typer.Option(None, help="output directory (default ./heads-<checkpoint name>)"),
+    out: Path | None = typer.Option(None, help="output directory (default: heads-NAME beside the checkpoint NAME)"),
 ) -> None:
     """Classify every attention head as hyperbolic, Euclidean or spherical by its learnt curvature.
 
     Example: geolm analyze heads runs/curv
     """
-    out = out or Path(f"heads-{checkpoint.resolve().name}")
+    out = out or beside_checkpoint(checkpoint, "heads")
     census = census_from_state(read_curvature_state(resolve_checkpoint(checkpoint)))
     counts = census_counts(census)
     write_atomic(out / "census.csv", lambda temp: census.to_csv(temp, index=False))

@@ -15,7 +15,7 @@ from geolm.errors import ConfigError
 
 def experts(
     checkpoint: Path = typer.Argument(..., help="checkpoint directory, or a run directory with best/ or last/"),
-    out: Path | None = typer.Option(None, help="output directory (default ./experts-<checkpoint name>)"),
+    out: Path | None = typer.Option(None, help="output directory (default: experts-NAME beside the checkpoint NAME)"),
     blocks: int = typer.Option(32, help="held-out blocks to route"),
     block_size: int = typer.Option(128, help="tokens per block"),
     seed: int = typer.Option(0, help="seed of the held-out text's order"),
@@ -29,14 +29,14 @@ def experts(
     from geolm.data.lexicon import load_lexicon
     from geolm.experts.analysis import plot_routing, routing_by_kind, specialisation, word_kinds
     from geolm.files import write_atomic
-    from geolm.inference.loading import load_for_inference
+    from geolm.inference.loading import beside_checkpoint, load_for_inference
 
     if blocks < 1 or block_size < 2:
         raise ConfigError(f"--blocks must be positive and --block-size at least 2, got {blocks} and {block_size}")
     model, tokenizer = load_for_inference(checkpoint)
     if block_size > model.config.max_position_embeddings:
         raise ConfigError(f"--block-size {block_size} exceeds the model's {model.config.max_position_embeddings}")
-    out = out or Path(f"experts-{checkpoint.resolve().name}")
+    out = out or beside_checkpoint(checkpoint, "experts")
     texts = itertools.islice(corpus_texts("heldout", seed), 20_000)
     data = pack(encode_documents(tokenizer, texts), block_size, tokenizer.pad_token_id, max_tokens=blocks * block_size)
     try:

@@ -32,6 +32,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
     raise CheckpointError(f"{path}: neither a checkpoint (no config.json) nor a run directory (no best/ or last/)")
 
 
+def beside_checkpoint(checkpoint: str | Path, prefix: str) -> Path:
+    """The default output directory of an analysis: PREFIX-NAME next to the checkpoint NAME that `checkpoint`
+    resolves to (so a run's analyses stay in the run directory, not in the current one)."""
+    resolved = resolve_checkpoint(checkpoint).resolve()
+    return resolved.parent / f"{prefix}-{resolved.name}"
+
+
 def default_device() -> torch.device:
     """The first GPU when there is one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
