@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import typer
+from clirun import run
 from typer.testing import CliRunner
 
 from geolm import GeoConfig
@@ -22,9 +22,6 @@ from geolm.experts.curriculum import LENGTHS, MAX_DOCUMENTS, STAGES, mgm_recipe,
 from geolm.experts.options import GEOMETRIES
 from geolm.presets import PRESETS
 from geolm.training.recipes import RecipeInputs, parse_recipe_flags, recipe_flags_help
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))  # clirun.py, shared with the CLI tests
-from clirun import run
 
 TINY = PRESETS["mgm-tiny"]
 

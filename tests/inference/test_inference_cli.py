@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from clirun import run
 from typer.testing import CliRunner
 
 import geolm.cli.main as cli_main
@@ -160,3 +161,14 @@ def test_interactive_chat_ends_cleanly_on_ctrl_d_and_ctrl_c(checkpoint: Path, mo
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1  # the one reply
     assert "/help lists commands" in captured.err
+
+
+def test_the_console_script_is_quiet_unless_verbose(checkpoint: Path) -> None:
+    """Library progress bars (transformers' "Loading weights") and warnings only with `geolm --verbose`."""
+    args = ["generate", str(checkpoint), "--prompt", "A cat is", *GREEDY]
+    quiet = run(*args)
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == "" and quiet.stdout.startswith("A cat is")
+    loud = run("--verbose", *args)
+    assert loud.returncode == 0 and "Loading weights" in loud.stderr
+    assert loud.stdout == quiet.stdout
