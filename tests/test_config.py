@@ -24,7 +24,7 @@ def test_unknown_key_suggests_the_closest_key() -> None:
     [
         ({"hidden_size": 0}, "hidden_size.*positive integer"),
         ({"num_attention_heads": 4, "num_key_value_heads": 3}, "multiple of"),
-        ({"attention": "hyperbolic?"}, "unknown attention part 'hyperbolic\\?'; registered: .*gqa"),
+        ({"attention": "hyperbolic?"}, "unknown attention part 'hyperbolic\\?'; allowed: .*gqa"),
         ({"ffn": "moe"}, "unknown ffn part"),
         ({"part_options": {"attn": {}}}, "unknown part kind"),
         ({"classifier_pooling": "max"}, "classifier_pooling"),

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import typer
-from clirun import run
+from clirun import GEOLM
 from typer.testing import CliRunner
 
 import geolm.cli.main as cli_main
@@ -165,10 +167,13 @@ def test_interactive_chat_ends_cleanly_on_ctrl_d_and_ctrl_c(checkpoint: Path, mo
 
 def test_the_console_script_is_quiet_unless_verbose(checkpoint: Path) -> None:
     """Library progress bars (transformers' "Loading weights") and warnings only with `geolm --verbose`."""
-    args = ["generate", str(checkpoint), "--prompt", "A cat is", *GREEDY]
-    quiet = run(*args)
+    from geolm.cli.quiet import QUIET_ENVIRONMENT
+
+    env = {k: v for k, v in os.environ.items() if k not in QUIET_ENVIRONMENT}  # as a fresh shell has it
+    args = [GEOLM, "generate", str(checkpoint), "--prompt", "A cat is", *GREEDY]
+    quiet = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == "" and quiet.stdout.startswith("A cat is")
-    loud = run("--verbose", *args)
+    loud = subprocess.run([GEOLM, "--verbose", *args[1:]], capture_output=True, text=True, env=env, timeout=300)
     assert loud.returncode == 0 and "Loading weights" in loud.stderr
     assert loud.stdout == quiet.stdout

@@ -23,7 +23,7 @@ from geolm.curvature.census import CLASSES, head_census
 from geolm.curvature.options import INITS
 from geolm.data.lexicon import Lexicon, load_lexicon
 from geolm.data.tokenizer import train_tokenizer
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, unknown_names
 from geolm.experiments.encode import encode
 from geolm.experiments.runner import SIZES, Budget, build_model, check_budget, evaluate, preset_name, train_model
 from geolm.experiments.tasks import BUILDERS
@@ -49,10 +49,9 @@ class HeadSplitOptions:
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the first bad option and what is allowed."""
-        if self.task not in BUILDERS:
-            raise ConfigError(f"unknown task {self.task!r}; allowed: {', '.join(BUILDERS)}")
-        if self.size not in SIZES:
-            raise ConfigError(f"unknown size {self.size!r}; allowed: {', '.join(SIZES)}")
+        for kind, name, allowed in (("task", self.task, BUILDERS), ("size", self.size, SIZES)):
+            if name not in allowed:
+                raise ConfigError(unknown_names(kind, [name], allowed))
         unknown = sorted(set(self.inits) - set(INITS))
         if unknown or not self.inits:
             raise ConfigError(f"inits must be some of {', '.join(INITS)}, got {self.inits}")

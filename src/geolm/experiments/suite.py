@@ -21,7 +21,7 @@ from geolm.curvature.census import census_counts, head_census
 from geolm.curvature.options import INITS
 from geolm.data.lexicon import Lexicon, load_lexicon
 from geolm.data.tokenizer import save_tokenizer, train_tokenizer
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, unknown_names
 from geolm.experiments import scoring
 from geolm.experiments.encode import Encoded, encode
 from geolm.experiments.report import plot_results, write_report
@@ -68,12 +68,9 @@ class SuiteOptions:
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the first bad option and what is allowed."""
-        unknown_tasks = sorted(set(self.tasks) - set(BUILDERS))
-        if unknown_tasks:
-            raise ConfigError(f"unknown task(s) {unknown_tasks}; allowed: {', '.join(BUILDERS)}")
-        unknown_sizes = sorted(set(self.sizes) - set(SIZES))
-        if unknown_sizes:
-            raise ConfigError(f"unknown size(s) {unknown_sizes}; allowed: {', '.join(SIZES)}")
+        for kind, names, allowed in (("task", self.tasks, BUILDERS), ("size", self.sizes, SIZES)):
+            if set(names) - set(allowed):
+                raise ConfigError(unknown_names(kind, set(names) - set(allowed), allowed))
         if not self.sizes or not (self.tasks or self.task_files):
             raise ConfigError("the suite needs at least one size and one task (or --task-file)")
         if self.kappa_init not in INITS:

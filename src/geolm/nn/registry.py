@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from geolm.errors import ConfigError
+from geolm.errors import ConfigError, unknown_names
 
 T = TypeVar("T")
 
@@ -34,7 +34,7 @@ class Registry(Generic[T]):
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise ConfigError(f"unknown {self.noun} {name!r}; registered: {', '.join(sorted(self._entries))}") from None
+            raise ConfigError(unknown_names(self.noun, [name], sorted(self._entries))) from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)
