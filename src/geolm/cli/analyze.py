@@ -56,6 +56,9 @@ def terrain(
     wordnet: Annotated[
         bool, typer.Option(help="align with the embedded WordNet noun hierarchy (the wordnet battery)")
     ] = True,
+    fit: Annotated[
+        str, typer.Option(help="power-law fit of the weight spectra: weightwatcher (its exact fit) or csn")
+    ] = "weightwatcher",
 ) -> None:
     """Measure the geometric terrain of a model: embeddings, hidden states, weights, WordNet alignment.
 
@@ -63,12 +66,15 @@ def terrain(
     """
     from geolm import terrain as t
 
+    options = t.TerrainOptions(power_law_fit=fit)
     taxonomy = t.embedded_wordnet() if wordnet else None
     if describe:
         typer.echo(t.describe(path, batteries=battery, layers=layers, taxonomy=taxonomy).to_markdown())
         return
     out = out or _default_out("terrain", path)
-    report = t.analyze(path, batteries=battery, layers=layers, seed=seed, out_dir=out, taxonomy=taxonomy)
+    report = t.analyze(
+        path, batteries=battery, layers=layers, seed=seed, out_dir=out, taxonomy=taxonomy, options=options
+    )
     _print_summary(report.summary, out)
 
 

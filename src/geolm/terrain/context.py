@@ -33,6 +33,14 @@ class TerrainOptions:
     n_stability_seeds: int = 8
     n_bootstrap: int = 2000
     chain_depth: int = 6
+    power_law_fit: str = "weightwatcher"  # or "csn": see `geolm.terrain.spectra.fit_power_law`
+
+    def __post_init__(self) -> None:
+        from geolm.errors import ConfigError, unknown_names
+        from geolm.terrain.spectra import FIT_MODES
+
+        if self.power_law_fit not in FIT_MODES:
+            raise ConfigError(unknown_names("power-law fit", [self.power_law_fit], FIT_MODES))
 
 
 @dataclass

@@ -63,19 +63,86 @@ class PowerLawFit:
     n_tail: int
 
 
-def fit_power_law(values: np.ndarray, min_tail: int = 10) -> PowerLawFit:
-    """Continuous power-law tail by maximum likelihood, x_min chosen to minimise the KS distance.
+NO_FIT = PowerLawFit(float("nan"), float("nan"), float("nan"), 0)
+FIT_MODES = ("weightwatcher", "csn")
+WW_EVALS_THRESHOLD = 1e-5  # eigenvalues at or below this are dropped before the fit, as WeightWatcher does
+WW_SMALL_N = 20  # below this many eigenvalues, WeightWatcher switches to its small-sample fit
+WW_SMALL_MIN_TAIL = 8
+WW_MIN_EVALS = 8  # WeightWatcher skips a matrix with fewer eigenvalues (its default `min_evals`)
 
-    This is the Clauset–Shalizi–Newman procedure that WeightWatcher applies to the eigenvalues of WᵀW:
-    for every candidate x_min, alpha = 1 + n / Σ ln(x / x_min) over the n values ≥ x_min, and the fit kept
-    is the one whose tail CDF is closest to the empirical one.
+
+def fit_power_law(values: np.ndarray, fit: str = "weightwatcher", min_tail: int = 10) -> PowerLawFit:
+    """Continuous power-law tail p(x) ∝ x^(-alpha), x ≥ x_min, by maximum likelihood with x_min chosen by KS.
+
+    For every candidate x_min, alpha = 1 + n / Σ ln(x / x_min) over the n values ≥ x_min. The two modes
+    differ in how a candidate is scored and which are allowed:
+
+    - "weightwatcher" (default) follows WeightWatcher 0.7.7's own fit (its `pl_package="ww"`): values
+      ≤ 1e-5 are dropped; every sorted value but the largest is a candidate, duplicates included; the KS
+      distance is max |F_fit(x_i) − i/n| (one side of each step of the empirical CDF); a candidate with
+      alpha ≤ 1 scores 1. Fewer than 8 values are not fitted (WeightWatcher skips such a matrix); with fewer
+      than 20 it uses WeightWatcher's small-sample variant: alpha
+      bias-corrected to 1 + (n − 1) / Σ ln(x / x_min), tails of at least 8, and x_min minimising
+      KS − 0.868 / √n.
+    - "csn" is the Clauset–Shalizi–Newman reading: the KS distance takes both sides of each step,
+      repeated values are one candidate, and a tail must hold at least `min_tail` values.
     """
+    if fit not in FIT_MODES:
+        raise ValueError(f"unknown power-law fit {fit!r}; allowed: {', '.join(FIT_MODES)}")
     x = np.sort(np.asarray(values, dtype=np.float64))
-    x = x[np.isfinite(x) & (x > 0)]
-    nan = PowerLawFit(float("nan"), float("nan"), float("nan"), 0)
+    if fit == "csn":
+        return _fit_csn(x[np.isfinite(x) & (x > 0)], min_tail)
+    x = x[np.isfinite(x) & (x > WW_EVALS_THRESHOLD)]
+    if x.size < WW_MIN_EVALS:
+        return NO_FIT
+    return _fit_ww_small(x) if x.size < WW_SMALL_N else _fit_ww(x)
+
+
+def _tail_alphas(x: np.ndarray, bias_corrected: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Tail sizes n and MLE alphas for x_min = x[i], i = 0 .. len(x) − 2 (x sorted, positive)."""
+    logs = np.log(x)
+    n = x.size - np.arange(x.size - 1, dtype=np.float64)
+    sums = np.array([logs[i:].sum() - n[i] * logs[i] for i in range(n.size)])  # Σ ln(x_j / x_i), j ≥ i
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alphas = 1.0 + ((n - 1.0) if bias_corrected else n) / sums
+    return n, alphas
+
+
+def _one_sided_ks(x: np.ndarray, i: int, alpha: float) -> float:
+    tail = x[i:]
+    model_cdf = 1.0 - (tail / x[i]) ** (1.0 - alpha)
+    return float(np.max(np.abs(model_cdf - np.arange(tail.size) / tail.size)))
+
+
+def _fit_ww(x: np.ndarray) -> PowerLawFit:
+    n, alphas = _tail_alphas(x, bias_corrected=False)
+    ks = np.array([_one_sided_ks(x, i, a) if a > 1 else 1.0 for i, a in enumerate(alphas)])
+    best = int(np.argmin(ks))
+    return PowerLawFit(float(alphas[best]), float(x[best]), float(ks[best]), int(n[best]))
+
+
+def _fit_ww_small(x: np.ndarray) -> PowerLawFit:
+    n, alphas = _tail_alphas(x, bias_corrected=True)
+    sums = (n - 1.0) / (alphas - 1.0)
+    scores = np.full(n.size, np.inf)
+    ks = np.ones(n.size)
+    for i in range(n.size):
+        if n[i] >= WW_SMALL_MIN_TAIL and sums[i] > 1e-12 and alphas[i] > 1.0:
+            ks[i] = _one_sided_ks(x, i, alphas[i])
+            scores[i] = ks[i] - 0.868 / np.sqrt(n[i])
+    if not np.isfinite(scores).any():  # no admissible tail: the whole sample, as WeightWatcher falls back to
+        if sums[0] <= 1e-12:
+            return PowerLawFit(1.0, float(x[0]), 1.0, int(n[0]))
+        return PowerLawFit(float(alphas[0]), float(x[0]), _one_sided_ks(x, 0, alphas[0]), int(n[0]))
+    best = int(np.argmin(scores))
+    return PowerLawFit(float(alphas[best]), float(x[best]), float(ks[best]), int(n[best]))
+
+
+def _fit_csn(x: np.ndarray, min_tail: int) -> PowerLawFit:
+    """The Clauset–Shalizi–Newman fit of sorted positive `x` (see `fit_power_law`)."""
     if x.size < min_tail:
-        return nan
-    best = nan
+        return NO_FIT
+    best = NO_FIT
     last_start = x.size - min_tail
     for start in range(last_start + 1):
         if start > 0 and x[start] == x[start - 1]:

@@ -63,11 +63,11 @@ def singular_values(mats: list[torch.Tensor], device: torch.device) -> list[np.n
     return out
 
 
-def matrix_row(pn: ParamName, w: torch.Tensor, s: np.ndarray) -> dict[str, Any]:
-    """Rank, sparsity and power-law columns of one matrix."""
+def matrix_row(pn: ParamName, w: torch.Tensor, s: np.ndarray, fit_mode: str = "weightwatcher") -> dict[str, Any]:
+    """Rank, sparsity and power-law columns of one matrix (the fit on the eigenvalues s² of WᵀW)."""
     absw = np.abs(w.detach().cpu().float().numpy())
     rms = float(np.sqrt(np.sum(s**2) / absw.size))
-    fit = fit_power_law(s**2)
+    fit = fit_power_law(s**2, fit_mode)
     row: dict[str, Any] = {
         "name": pn.name,
         "kind": pn.kind,
@@ -336,7 +336,8 @@ def run(ctx: TerrainContext) -> BatteryResult:
         empty = skipped(f"skipped: no matrix matches --layers {ctx.selector.pattern!r}")
         return BatteryResult({"weights": empty})
     svs = singular_values([w for _, w in matrices], ctx.device)
-    rows = [matrix_row(pn, w, s) for (pn, w), s in ctx.track(list(zip(matrices, svs, strict=True)), "weights")]
+    tracked = ctx.track(list(zip(matrices, svs, strict=True)), "weights")
+    rows = [matrix_row(pn, w, s, ctx.options.power_law_fit) for (pn, w), s in tracked]
     cross, cross_pairs = cross_layer_frames(matrices)
     frames = {
         "weights": pd.DataFrame(rows).astype({"layer": "Int64"}),
