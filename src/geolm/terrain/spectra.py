@@ -98,6 +98,30 @@ def fit_power_law(values: np.ndarray, fit: str = "weightwatcher", min_tail: int 
     return _fit_ww_small(x) if x.size < WW_SMALL_N else _fit_ww(x)
 
 
+WW_TRAINED_BAND = (2.0, 6.0)  # WeightWatcher reads α inside as well trained, below as over-, above as under-trained
+SHORT_TAIL = 10
+HIGH_KS = 0.1
+
+
+def fit_quality(fit: PowerLawFit, n_values: int, mode: str = "weightwatcher") -> str:
+    """A short verdict on one fit: "ok", or what to be wary of (a short tail, a poor KS distance, α outside
+    WeightWatcher's well-trained band), or why there is no fit."""
+    if not np.isfinite(fit.alpha):
+        needs = WW_MIN_EVALS if mode == "weightwatcher" else SHORT_TAIL
+        return f"not fitted: {n_values} eigenvalue(s) above {WW_EVALS_THRESHOLD:g}, the fit needs {needs}"
+    warnings = []
+    if fit.n_tail < SHORT_TAIL:
+        warnings.append(f"short tail ({fit.n_tail} eigenvalues)")
+    if fit.ks_distance > HIGH_KS:
+        warnings.append(f"KS {fit.ks_distance:.3f} > {HIGH_KS}")
+    low, high = WW_TRAINED_BAND
+    if fit.alpha < low:
+        warnings.append(f"alpha < {low:g} (over-trained band)")
+    elif fit.alpha > high:
+        warnings.append(f"alpha > {high:g} (under-trained band)")
+    return "; ".join(warnings) or "ok"
+
+
 def _tail_alphas(x: np.ndarray, bias_corrected: bool) -> tuple[np.ndarray, np.ndarray]:
     """Tail sizes n and MLE alphas for x_min = x[i], i = 0 .. len(x) − 2 (x sorted, positive)."""
     logs = np.log(x)
