@@ -173,3 +173,12 @@ def test_user_errors(tmp_path):
 def test_nan_free_headlines(minilm_report):
     head = minilm_report.summary["headlines"]["embedding"]
     assert all(np.isfinite(v) for v in head.values() if isinstance(v, float))
+
+
+def test_report_explains_its_columns_and_transposes_wide_single_rows(minilm_report) -> None:
+    text = (minilm_report.out_dir / "report.md").read_text(encoding="utf-8")
+    for column in ("alpha_xmin", "frac_lt_0.1rms", "pos_eig_mass", "cv_over_gauss_cv", "sigma_max"):
+        assert f"- `{column}`: " in text, column
+    assert "σ_max²" in text  # sigma_max is told apart from WeightWatcher's spectral_norm
+    embedding = text.split("## embedding\n", 1)[1].split("\n## ", 1)[0]
+    assert embedding.lstrip().startswith("| column | value |") and "| twonn_dim |" in embedding

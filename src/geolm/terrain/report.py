@@ -17,6 +17,7 @@ import pandas as pd
 
 from geolm.errors import InputError
 from geolm.files import usual_permissions
+from geolm.terrain.legend import legend_lines
 from geolm.terrain.plots import make_figures
 
 MARKDOWN_ROWS = 40
@@ -47,6 +48,14 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = MARKDOWN_ROWS) -> str:
     if len(frame) > max_rows:
         lines.append(f"\n({len(frame) - max_rows} more rows in the CSV)")
     return "\n".join(lines)
+
+
+TRANSPOSE_COLUMNS = 8  # a one-row table wider than this is printed as column | value
+
+
+def transposed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A one-row frame as two columns, one line per column, so it can be read without scrolling."""
+    return pd.DataFrame({"column": frame.columns, "value": [_cell(v) for v in frame.iloc[0]]})
 
 
 @dataclass
@@ -85,8 +94,14 @@ class TerrainReport:
         for battery, numbers in s.get("headlines", {}).items():
             parts += ["", f"**{battery}**: " + "; ".join(f"{k} = {_cell(v)}" for k, v in numbers.items())]
         for name, frame in self.frames.items():
-            body = f"{len(frame)} rows in {name}.csv" if name in DATA_ONLY else markdown_table(frame)
+            if name in DATA_ONLY:
+                parts += ["", f"## {name}", "", f"{len(frame)} rows in {name}.csv"]
+                continue
+            wide_row = len(frame) == 1 and len(frame.columns) > TRANSPOSE_COLUMNS
+            body = markdown_table(transposed(frame) if wide_row else frame)
             parts += ["", f"## {name}", "", body]
+            legend = legend_lines(list(frame.columns))
+            parts += ["", "Columns:", "", *legend] if legend else []
         if figures:
             parts += ["", "## Figures", ""] + [f"![{p.stem}](figures/{p.name})" for p in figures]
         parts += [

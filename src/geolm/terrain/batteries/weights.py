@@ -78,7 +78,7 @@ def matrix_row(pn: ParamName, w: torch.Tensor, s: np.ndarray, fit_mode: str = "w
         "rows": w.shape[0],
         "cols": w.shape[1],
         "fro_norm": float(np.sqrt(np.sum(s**2))),
-        "spectral_norm": float(s[0]),
+        "sigma_max": float(s[0]),  # not WeightWatcher's `spectral_norm`, which is σ_max²
         "rms": rms,
         "stable_rank": stable_rank(s),
         "effective_rank": effective_rank(s),
