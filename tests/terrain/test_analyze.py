@@ -13,6 +13,8 @@ SMALL = TerrainOptions(
     n_cosine=400,
     n_simplices=400,
     n_twonn=400,
+    id_sizes=(200, 400),
+    n_id_seeds=2,
     max_number=30,
     n_wordnet_items=200,
     n_wordnet_pairs=2000,
@@ -72,7 +74,7 @@ def test_minilm_frames_have_status_columns_and_real_numbers(minilm_report):
     assert cats.loc["verb.motion", "status"] == "skipped: only 1 words tokenise"
     assert cats.loc["noun.animal", "lift"] > 0
     status = minilm_report.summary["batteries"]["embedding"]["status"]
-    assert status == "partial (1 of 1621 rows not ok: skipped: only 1 words tokenise)"
+    assert status == "partial (1 of 1625 rows not ok: skipped: only 1 words tokenise)"
 
 
 def test_minilm_report_files(minilm_report):
@@ -182,3 +184,14 @@ def test_report_explains_its_columns_and_transposes_wide_single_rows(minilm_repo
     assert "σ_max²" in text  # sigma_max is told apart from WeightWatcher's spectral_norm
     embedding = text.split("## embedding\n", 1)[1].split("\n## ", 1)[0]
     assert embedding.lstrip().startswith("| column | value |") and "| twonn_dim |" in embedding
+    assert "![intrinsic_dimension](figures/intrinsic_dimension.png)" in text
+
+
+def test_intrinsic_dimension_is_reported_with_its_sample_size_and_spread(minilm_report) -> None:
+    curve = minilm_report.frames["intrinsic_dimension"]
+    assert sorted(set(curve["sample"])) == [200, 400] and set(curve["estimator"]) == {"twonn", "mle"}
+    emb = minilm_report.frames["embedding"].iloc[0]
+    headline = curve[(curve["sample"] == 400) & (curve["estimator"] == "twonn")].iloc[0]
+    assert emb["twonn_sample"] == 400 and emb["twonn_dim"] == headline["mean"] and emb["twonn_dim_std"] > 0
+    summary = minilm_report.summary["headlines"]["embedding"]
+    assert {"twonn_sample", "twonn_dim", "twonn_dim_std", "mle_dim"} <= set(summary)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from geolm.terrain.intrinsic import twonn_dimension
+from geolm.terrain.intrinsic import dimension_curve, mle_dimension, twonn_dimension
 
 
 def test_twonn_finds_a_3d_subspace_in_50d():
@@ -23,3 +23,34 @@ def test_twonn_ignores_duplicates():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((800, 2))
     assert np.isfinite(twonn_dimension(np.concatenate([x, x[:50]])))
+
+
+@pytest.mark.parametrize(("n", "d", "width"), [(500, 5, 20), (1000, 10, 30), (300, 3, 3)])
+def test_estimators_equal_scikit_dimensions(n: int, d: int, width: int) -> None:
+    import skdim
+
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, d)) @ rng.standard_normal((d, width))
+    assert twonn_dimension(x) == pytest.approx(skdim.id.TwoNN().fit(x).dimension_, rel=1e-9)
+    assert mle_dimension(x) == pytest.approx(skdim.id.MLE().fit(x).dimension_, rel=1e-9)
+
+
+def test_estimators_equal_scikit_dimensions_on_real_embeddings(minilm) -> None:
+    import skdim
+
+    rows = minilm.model.get_input_embeddings().weight.detach().double().numpy()
+    sample = rows[np.random.default_rng(0).choice(rows.shape[0], 1000, replace=False)]
+    assert twonn_dimension(sample) == pytest.approx(skdim.id.TwoNN().fit(sample).dimension_, rel=1e-9)
+    assert mle_dimension(sample) == pytest.approx(skdim.id.MLE().fit(sample).dimension_, rel=1e-9)
+
+
+def test_dimension_curve_has_every_size_estimator_and_spread() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((900, 4)) @ rng.standard_normal((4, 12))
+    curve = dimension_curve(x, (100, 400, 2000), 3, lambda n, s: np.random.default_rng([n, s]))
+    assert sorted(set(curve["sample"])) == [100, 400, 900]  # capped at the rows there are
+    assert set(curve["estimator"]) == {"twonn", "mle"} and (curve["seeds"] == 3).all()
+    partial, whole = curve[curve["sample"] < 900], curve[curve["sample"] == 900]
+    assert (partial["std"] > 0).all() and (whole["std"] == 0).all()  # every sample of all rows is the same set
+    assert (curve["min"] <= curve["mean"]).all() and (curve["mean"] <= curve["max"]).all()
+    assert curve[curve["sample"] == 900]["mean"].between(3.0, 5.0).all()

@@ -25,7 +25,9 @@ class TerrainOptions:
 
     n_cosine: int = 2000
     n_simplices: int = 2000
-    n_twonn: int = 3000
+    n_twonn: int = 3000  # the headline intrinsic dimension's sample (mean over n_id_seeds samples)
+    id_sizes: tuple[int, ...] = (500, 1000, 2000, 4000)  # the intrinsic-dimension curve's sample sizes
+    n_id_seeds: int = 3
     max_number: int = 99
     n_wordnet_items: int = 2000
     wordnet_max_tokens: int = 3

@@ -50,6 +50,23 @@ def volumes(frames: Frames, ax) -> bool:
     return True
 
 
+def intrinsic_dimension(frames: Frames, ax) -> bool:
+    df = _ok(frames, "intrinsic_dimension")
+    if df is None:
+        return False
+    for (matrix, estimator), g in df.groupby(["matrix", "estimator"]):
+        ax.errorbar(g["sample"], g["mean"], yerr=g["std"], marker="o", capsize=3, label=f"{estimator}, {matrix}")
+    seeds = int(df["seeds"].iloc[0])
+    ax.set(
+        title=f"intrinsic dimension by sample size (mean ± sd over {seeds} samples)",
+        xlabel="rows sampled",
+        ylabel="estimated dimension",
+        xscale="log",
+    )
+    ax.legend(fontsize=8)
+    return True
+
+
 def digits(frames: Frames, ax) -> bool:
     df = _ok(frames, "digit_distance")
     if df is None:
@@ -122,6 +139,7 @@ def wordnet(frames: Frames, ax_pair) -> bool:
 FIGURES: dict[str, tuple[int, Callable]] = {
     "embedding_spectrum": (2, spectrum),
     "simplex_volumes": (1, volumes),
+    "intrinsic_dimension": (1, intrinsic_dimension),
     "digits": (1, digits),
     "hidden": (2, hidden),
     "weight_ranks": (2, weight_ranks),

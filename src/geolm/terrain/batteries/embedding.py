@@ -16,7 +16,7 @@ from scipy.stats import pearsonr, spearmanr
 from geolm.terrain.batteries.base import Battery, BatteryResult, skipped
 from geolm.terrain.categories import BUILTIN, CategorySource
 from geolm.terrain.context import TerrainContext
-from geolm.terrain.intrinsic import twonn_dimension
+from geolm.terrain.intrinsic import dimension_curve
 from geolm.terrain.represent import cosine_matrix, pooled_rows, upper_pairs
 from geolm.terrain.sampling import eligible_rows, word_token_ids
 from geolm.terrain.simplex import VolumeSample, gaussian_like, shuffled_coordinates, volume_sample
@@ -62,8 +62,8 @@ def _volume_columns(prefix: str, sample: VolumeSample) -> dict[str, float]:
     }
 
 
-def cloud_row(rows: np.ndarray, ctx: TerrainContext, label: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Every geometry number of one point cloud, and the arrays behind the figures."""
+def cloud_row(rows: np.ndarray, ctx: TerrainContext, label: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every geometry number of one point cloud, and the arrays (and dimension curve) behind the figures."""
     opts = ctx.options
     rng = ctx.rng("embedding", label)
     norms = np.linalg.norm(rows, axis=1)
@@ -71,7 +71,10 @@ def cloud_row(rows: np.ndarray, ctx: TerrainContext, label: str) -> tuple[dict[s
     cos_idx = rng.choice(rows.shape[0], size=min(opts.n_cosine, rows.shape[0]), replace=False)
     eig = covariance_eigenvalues(rows)
     pr = participation_ratio(eig)
-    twonn_idx = rng.choice(rows.shape[0], size=min(opts.n_twonn, rows.shape[0]), replace=False)
+    curve = dimension_curve(
+        rows, (*opts.id_sizes, opts.n_twonn), opts.n_id_seeds, lambda n, s: ctx.rng("dimension", label, n, s)
+    )
+    at_headline = curve[curve["sample"] == min(opts.n_twonn, rows.shape[0])].set_index("estimator")
     volumes = volume_sample(rows, opts.n_simplices, rng)
     gauss_points = gaussian_like(rows, opts.n_simplices * 5, rng)
     gauss = volume_sample(gauss_points, opts.n_simplices, rng)
@@ -89,8 +92,11 @@ def cloud_row(rows: np.ndarray, ctx: TerrainContext, label: str) -> tuple[dict[s
         "participation_ratio": pr,
         "pr_over_dim": pr / rows.shape[1],
         **{f"dims_{int(f * 100)}": d for f, d in variance_dims(eig, VARIANCE_FRACTIONS).items()},
-        "twonn_sample": int(twonn_idx.size),
-        "twonn_dim": twonn_dimension(rows[twonn_idx]),
+        "twonn_sample": int(min(opts.n_twonn, rows.shape[0])),
+        "twonn_dim": float(at_headline.loc["twonn", "mean"]),
+        "twonn_dim_std": float(at_headline.loc["twonn", "std"]),
+        "mle_dim": float(at_headline.loc["mle", "mean"]),
+        "mle_dim_std": float(at_headline.loc["mle", "std"]),
         **_volume_columns("simplex", volumes),
         **_volume_columns("gauss_simplex", gauss),
         **_volume_columns("shuffled_simplex", shuffled),
@@ -101,6 +107,7 @@ def cloud_row(rows: np.ndarray, ctx: TerrainContext, label: str) -> tuple[dict[s
         "embedding": volumes.volumes,
         "gaussian": gauss.volumes,
         "shuffled": shuffled.volumes,
+        "dimension_curve": curve,
     }
     return row, arrays
 
@@ -201,7 +208,7 @@ def category_rows(
 
 def run(ctx: TerrainContext) -> BatteryResult:
     loaded = ctx.loaded
-    summary_rows, spectra, volumes, digits, digit_curves, categories = [], [], [], [], [], []
+    summary_rows, spectra, volumes, dimensions, digits, digit_curves, categories = [], [], [], [], [], [], []
     source = ctx.categories or (ctx.taxonomy.lexname_categories() if ctx.taxonomy else None) or BUILTIN
     for label, weight in ctx.track(embedding_matrices(ctx), "embedding"):
         eligible = eligible_rows(weight, loaded.tokenizer, loaded.config)
@@ -231,6 +238,7 @@ def run(ctx: TerrainContext) -> BatteryResult:
         )
         for kind in ("embedding", "gaussian", "shuffled"):
             volumes.append(pd.DataFrame({"matrix": label, "source": kind, "volume": arrays[kind], "status": "ok"}))
+        dimensions.append(pd.DataFrame({"matrix": label, **arrays["dimension_curve"].to_dict("list"), "status": "ok"}))
         if loaded.tokenizer is None:
             digits.append({"matrix": label, "status": "skipped: no tokenizer"})
             categories.append({"matrix": label, "source": source.name, "status": "skipped: no tokenizer"})
@@ -243,6 +251,7 @@ def run(ctx: TerrainContext) -> BatteryResult:
         "embedding": pd.DataFrame(summary_rows),
         "embedding_spectrum": pd.concat(spectra, ignore_index=True),
         "simplex_volumes": pd.concat(volumes, ignore_index=True),
+        "intrinsic_dimension": pd.concat(dimensions, ignore_index=True),
         "digits": pd.DataFrame(digits),
         "digit_distance": pd.concat(digit_curves, ignore_index=True)
         if digit_curves
@@ -256,7 +265,10 @@ def run(ctx: TerrainContext) -> BatteryResult:
             "eligible",
             "participation_ratio",
             "pr_over_dim",
+            "twonn_sample",
             "twonn_dim",
+            "twonn_dim_std",
+            "mle_dim",
             "simplex_cv",
             "gauss_simplex_cv",
             "shuffled_simplex_cv",
