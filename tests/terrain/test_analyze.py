@@ -59,7 +59,8 @@ def test_minilm_frames_have_status_columns_and_real_numbers(minilm_report):
     assert len(weights) == 40 and (weights["status"] == "ok").all()
     assert set(weights["kind"]) >= {"q", "k", "v", "o", "up", "down", "embedding"}
     assert len(frames["qk_heads"]) == 6 * 12
-    assert frames["position_bias"]["status"].iloc[0] == "skipped: model has no relative position bias"
+    assert frames["position_bias"]["status"].iloc[0] == "not applicable: model has no relative position bias"
+    assert minilm_report.summary["batteries"]["weights"]["status"] == "ok"  # BERT lacks it; nothing was skipped
     wn = frames["wordnet"].set_index("representation")
     assert set(wn.index) == {"static", "contextual"}
     assert wn.loc["static", "used"] > 30 and wn.loc["static", "seeds"] == 4

@@ -16,6 +16,7 @@ from transformers import PreTrainedModel
 
 from geolm.errors import CheckpointError, ConfigError
 from geolm.terrain.batteries import BATTERIES, BatteryResult
+from geolm.terrain.batteries.base import NOT_APPLICABLE
 from geolm.terrain.categories import CategorySource, WordCategories
 from geolm.terrain.context import TerrainContext, TerrainOptions
 from geolm.terrain.loading import LoadedModel, check_model_dir, resolve
@@ -56,9 +57,14 @@ def versions() -> dict[str, str]:
 
 
 def overall_status(result: BatteryResult) -> str:
-    """ "ok", the one skip reason shared by every row, or "partial" with the count and the reasons."""
+    """ "ok", the one skip reason shared by every row, or "partial" with the count and the reasons.
+
+    Rows marked not applicable (what the architecture lacks, such as T5's position bias in BERT) count as ok.
+    """
     statuses = pd.concat([f["status"] for f in result.frames.values()], ignore_index=True)
-    bad = statuses[statuses != "ok"]
+    if statuses.str.startswith(NOT_APPLICABLE).all():
+        return str(statuses.iloc[0])
+    bad = statuses[(statuses != "ok") & ~statuses.str.startswith(NOT_APPLICABLE)]
     if bad.empty:
         return "ok"
     if len(bad) == len(statuses) and bad.nunique() == 1:

@@ -29,6 +29,9 @@ class Battery:
     run: Callable[[TerrainContext], BatteryResult]
 
 
+NOT_APPLICABLE = "not applicable: "  # a status for what the model's architecture lacks; it does not make "partial"
+
+
 def skipped(status: str, **columns: Any) -> pd.DataFrame:
     """A one-row frame saying why nothing was measured, instead of a silently missing table."""
     return pd.DataFrame([{**columns, "status": status}])

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from geolm.terrain.batteries.base import Battery, BatteryResult, skipped
+from geolm.terrain.batteries.base import NOT_APPLICABLE, Battery, BatteryResult, skipped
 from geolm.terrain.context import TerrainContext
 from geolm.terrain.names import ParamName, classify
 from geolm.terrain.spectra import WW_EVALS_THRESHOLD, effective_rank, fit_power_law, fit_quality, stable_rank
@@ -328,7 +328,7 @@ def position_bias_frame(ctx: TerrainContext) -> pd.DataFrame:
                     "status": "ok",
                 }
             )
-    return pd.DataFrame(rows) if rows else skipped("skipped: model has no relative position bias")
+    return pd.DataFrame(rows) if rows else skipped(f"{NOT_APPLICABLE}model has no relative position bias")
 
 
 def run(ctx: TerrainContext) -> BatteryResult:
