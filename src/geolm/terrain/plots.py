@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 Frames = dict[str, pd.DataFrame]
 
@@ -23,6 +24,11 @@ def _ok(frames: Frames, name: str) -> pd.DataFrame | None:
     return ok if len(ok) else None
 
 
+def _whole_layers(axes) -> None:
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # layers are whole numbers
+
+
 def spectrum(frames: Frames, ax_pair) -> bool:
     df = _ok(frames, "embedding_spectrum")
     if df is None:
@@ -30,9 +36,10 @@ def spectrum(frames: Frames, ax_pair) -> bool:
     for matrix, g in df.groupby("matrix"):
         ax_pair[0].semilogy(g["index"], g["eigenvalue"], label=matrix)
         ax_pair[1].plot(g["index"], g["cumulative_share"], label=matrix)
-    ax_pair[0].set(title="covariance eigenvalues", xlabel="index")
-    ax_pair[1].set(title="cumulative variance share", xlabel="axes", ylim=(0, 1.01))
+    ax_pair[0].set(title="covariance eigenvalues", xlabel="index", ylabel="eigenvalue (variance)")
+    ax_pair[1].set(title="cumulative variance share", xlabel="axes", ylabel="share of variance", ylim=(0, 1.01))
     ax_pair[0].legend()
+    ax_pair[1].legend()
     return True
 
 
@@ -45,7 +52,7 @@ def volumes(frames: Frames, ax) -> bool:
         v = g["volume"].to_numpy()
         cv = v.std(ddof=1) / v.mean()
         ax.hist(v / v.mean(), bins=60, alpha=0.5, density=True, label=f"{source} (CV {cv:.3f})")
-    ax.set(title="5-point simplex volume / mean", xlabel="relative volume")
+    ax.set(title="5-point simplex volume / mean", xlabel="relative volume", ylabel="density")
     ax.legend()
     return True
 
@@ -87,10 +94,11 @@ def hidden(frames: Frames, ax_pair) -> bool:
         ax_pair[0].plot(g["layer"], g["first_norm"], "x--", label=f"{stack} first token")
         ax_pair[1].plot(g["layer"], g["cos_mean"], "o-", label=f"{stack} tokens")
         ax_pair[1].plot(g["layer"], g["first_cos_mean"], "x--", label=f"{stack} first vs rest")
-    ax_pair[0].set(title="hidden-state norm", xlabel="layer (0 = embeddings)")
-    ax_pair[1].set(title="pairwise cosine", xlabel="layer (0 = embeddings)")
+    ax_pair[0].set(title="hidden-state norm", xlabel="layer (0 = embeddings)", ylabel="mean token norm")
+    ax_pair[1].set(title="pairwise cosine", xlabel="layer (0 = embeddings)", ylabel="mean cosine")
     ax_pair[0].legend(fontsize=7)
     ax_pair[1].legend(fontsize=7)
+    _whole_layers(ax_pair)
     return True
 
 
@@ -103,9 +111,11 @@ def weight_ranks(frames: Frames, ax_pair) -> bool:
         g = g.sort_values("layer")
         ax_pair[0].plot(g["layer"], g["effective_rank_ratio"], "o-", label=group)
         ax_pair[1].plot(g["layer"], g["alpha"], "o-", label=group)
-    ax_pair[0].set(title="effective rank / min(shape)", xlabel="layer")
-    ax_pair[1].set(title="power-law alpha of WᵀW eigenvalues", xlabel="layer")
+    ax_pair[0].set(title="effective rank / min(shape)", xlabel="layer", ylabel="effective rank ratio")
+    ax_pair[1].set(title="power-law alpha of WᵀW eigenvalues", xlabel="layer", ylabel="alpha")
     ax_pair[0].legend(fontsize=6)
+    ax_pair[1].legend(fontsize=6)
+    _whole_layers(ax_pair)
     return True
 
 
@@ -117,7 +127,7 @@ def cross_layer(frames: Frames, ax) -> bool:
     ax.bar(x, df["mean_abs_cos"], label="mean |cos| between layers")
     ax.scatter(x, df["null_abs_cos"], color="red", marker="_", s=200, label="random-matrix null", zorder=3)
     ax.set_xticks(x, df["group"], rotation=60, ha="right", fontsize=7)
-    ax.set(title="cross-layer weight correlation", yscale="log")
+    ax.set(title="cross-layer weight correlation", ylabel="mean |cosine| between layers", yscale="log")
     ax.legend(fontsize=7)
     return True
 
@@ -130,9 +140,10 @@ def wordnet(frames: Frames, ax_pair) -> bool:
         ax_pair[0].plot((g["band_low"] + g["band_high"]) / 2, g["mean_cos"], "o-", label=rep)
     for rep, g in chains.groupby("representation"):
         ax_pair[1].plot(g["depth"], g["mean_cos"], "o-", label=rep)
-    ax_pair[0].set(title="cosine by path-similarity band", xlabel="path similarity", xscale="log")
-    ax_pair[1].set(title="hypernym chain decay", xlabel="ancestor depth")
+    ax_pair[0].set(title="cosine by path-similarity band", xlabel="path similarity", ylabel="mean cosine", xscale="log")
+    ax_pair[1].set(title="hypernym chain decay", xlabel="ancestor depth", ylabel="mean cosine")
     ax_pair[0].legend()
+    ax_pair[1].legend()
     return True
 
 
