@@ -56,7 +56,12 @@ def test_minilm_frames_have_status_columns_and_real_numbers(minilm_report):
     assert frames["digits"].iloc[0]["pearson_distance_cos"] < 0  # nearby numbers are more similar
     assert frames["hidden"]["layer"].tolist() == list(range(7))
     weights = frames["weights"]
-    assert len(weights) == 40 and (weights["status"] == "ok").all()
+    assert len(weights) == 40 and (weights["status"] == "ok").sum() == 39
+    token_types = weights.set_index("name").loc["embeddings.token_type_embeddings.weight"]
+    assert token_types["status"] == (  # two rows: nothing to fit, and the row says why
+        "not applicable: alpha, not fitted: 2 eigenvalue(s) above 1e-05, the fit needs 8"
+    )
+    assert token_types["stable_rank"] > 0  # the rest of the row is measured
     assert set(weights["kind"]) >= {"q", "k", "v", "o", "up", "down", "embedding"}
     assert len(frames["qk_heads"]) == 6 * 12
     assert frames["position_bias"]["status"].iloc[0] == "not applicable: model has no relative position bias"

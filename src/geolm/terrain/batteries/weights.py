@@ -94,9 +94,10 @@ def matrix_row(pn: ParamName, w: torch.Tensor, s: np.ndarray, fit_mode: str = "w
             "alpha_ks": fit.ks_distance,
             "alpha_tail": fit.n_tail,
             "alpha_quality": fit_quality(fit, int(np.count_nonzero(s**2 > WW_EVALS_THRESHOLD)), fit_mode),
-            "status": "ok",
         }
     )
+    # Too few eigenvalues for a tail: the status says so (not applicable: it does not make the battery partial).
+    row["status"] = "ok" if np.isfinite(fit.alpha) else f"{NOT_APPLICABLE}alpha, {row['alpha_quality']}"
     return row
 
 
