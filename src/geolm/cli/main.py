@@ -134,7 +134,7 @@ VERBS: dict[str, Verb | Group] = {
 }
 
 
-SUMMARY_WIDTH = 100  # the `limit` click gives `get_short_help_str` when it draws `geolm --help`
+SUMMARY_WIDTH = 100  # each summary is its verb's `get_short_help_str(SUMMARY_WIDTH)` (a test keeps them equal)
 
 
 def _with_models(callback: Callable[..., Any]) -> Callable[..., Any]:
