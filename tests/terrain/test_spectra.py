@@ -56,9 +56,9 @@ def test_power_law_on_too_few_values_is_nan():
 def test_fit_quality_names_what_to_be_wary_of() -> None:
     from geolm.terrain.spectra import PowerLawFit, fit_quality
 
-    assert fit_quality(PowerLawFit(3.0, 1.0, 0.05, 50), 100) == "ok"
-    wary = fit_quality(PowerLawFit(8.4, 1.0, 0.114, 9), 384)
+    assert fit_quality(PowerLawFit(3.0, 1.0, 0.05, 50, n_values=100)) == "ok"
+    wary = fit_quality(PowerLawFit(8.4, 1.0, 0.114, 9, n_values=384))
     assert wary == "short tail (9 eigenvalues); KS 0.114 > 0.1; alpha > 6 (under-trained band)"
-    assert fit_quality(PowerLawFit(1.5, 1.0, 0.05, 50), 100) == "alpha < 2 (over-trained band)"
-    none = fit_quality(fit_power_law(np.array([4.0, 9.0])), 2)
+    assert fit_quality(PowerLawFit(1.5, 1.0, 0.05, 50, n_values=100)) == "alpha < 2 (over-trained band)"
+    none = fit_quality(fit_power_law(np.array([4.0, 9.0])))
     assert none == "not fitted: 2 eigenvalue(s) above 1e-05, the fit needs 8"

@@ -6,7 +6,7 @@ singular values of an uncentred matrix, which mix the mean direction into the sp
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -55,12 +55,14 @@ def stable_rank(singular_values: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class PowerLawFit:
-    """Tail fit p(x) ∝ x^(-alpha) for x ≥ x_min, with its Kolmogorov–Smirnov distance and tail size."""
+    """Tail fit p(x) ∝ x^(-alpha) for x ≥ x_min, with its Kolmogorov–Smirnov distance, tail size, and how many
+    values the fit considered (after dropping those its mode ignores)."""
 
     alpha: float
     x_min: float
     ks_distance: float
     n_tail: int
+    n_values: int = 0
 
 
 NO_FIT = PowerLawFit(float("nan"), float("nan"), float("nan"), 0)
@@ -90,12 +92,14 @@ def fit_power_law(values: np.ndarray, fit: str = "weightwatcher", min_tail: int 
     if fit not in FIT_MODES:
         raise ValueError(f"unknown power-law fit {fit!r}; allowed: {', '.join(FIT_MODES)}")
     x = np.sort(np.asarray(values, dtype=np.float64))
+    x = x[np.isfinite(x) & (x > (0.0 if fit == "csn" else WW_EVALS_THRESHOLD))]
     if fit == "csn":
-        return _fit_csn(x[np.isfinite(x) & (x > 0)], min_tail)
-    x = x[np.isfinite(x) & (x > WW_EVALS_THRESHOLD)]
-    if x.size < WW_MIN_EVALS:
-        return NO_FIT
-    return _fit_ww_small(x) if x.size < WW_SMALL_N else _fit_ww(x)
+        result = _fit_csn(x, min_tail)
+    elif x.size < WW_MIN_EVALS:
+        result = NO_FIT
+    else:
+        result = _fit_ww_small(x) if x.size < WW_SMALL_N else _fit_ww(x)
+    return replace(result, n_values=int(x.size))
 
 
 WW_TRAINED_BAND = (2.0, 6.0)  # WeightWatcher reads α inside as well trained, below as over-, above as under-trained
@@ -103,12 +107,12 @@ SHORT_TAIL = 10
 HIGH_KS = 0.1
 
 
-def fit_quality(fit: PowerLawFit, n_values: int, mode: str = "weightwatcher") -> str:
+def fit_quality(fit: PowerLawFit, mode: str = "weightwatcher") -> str:
     """A short verdict on one fit: "ok", or what to be wary of (a short tail, a poor KS distance, α outside
     WeightWatcher's well-trained band), or why there is no fit."""
     if not np.isfinite(fit.alpha):
-        needs = WW_MIN_EVALS if mode == "weightwatcher" else SHORT_TAIL
-        return f"not fitted: {n_values} eigenvalue(s) above {WW_EVALS_THRESHOLD:g}, the fit needs {needs}"
+        needs, floor = (WW_MIN_EVALS, WW_EVALS_THRESHOLD) if mode == "weightwatcher" else (SHORT_TAIL, 0.0)
+        return f"not fitted: {fit.n_values} eigenvalue(s) above {floor:g}, the fit needs {needs}"
     warnings = []
     if fit.n_tail < SHORT_TAIL:
         warnings.append(f"short tail ({fit.n_tail} eigenvalues)")
@@ -122,14 +126,14 @@ def fit_quality(fit: PowerLawFit, n_values: int, mode: str = "weightwatcher") ->
     return "; ".join(warnings) or "ok"
 
 
-def _tail_alphas(x: np.ndarray, bias_corrected: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Tail sizes n and MLE alphas for x_min = x[i], i = 0 .. len(x) − 2 (x sorted, positive)."""
+def _tail_alphas(x: np.ndarray, bias_corrected: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tail sizes n, log sums Σ ln(x_j / x_i) and MLE alphas for x_min = x[i], i = 0 .. len(x) − 2."""
     logs = np.log(x)
     n = x.size - np.arange(x.size - 1, dtype=np.float64)
     sums = np.array([logs[i:].sum() - n[i] * logs[i] for i in range(n.size)])  # Σ ln(x_j / x_i), j ≥ i
     with np.errstate(divide="ignore", invalid="ignore"):
         alphas = 1.0 + ((n - 1.0) if bias_corrected else n) / sums
-    return n, alphas
+    return n, sums, alphas
 
 
 def _one_sided_ks(x: np.ndarray, i: int, alpha: float) -> float:
@@ -139,15 +143,14 @@ def _one_sided_ks(x: np.ndarray, i: int, alpha: float) -> float:
 
 
 def _fit_ww(x: np.ndarray) -> PowerLawFit:
-    n, alphas = _tail_alphas(x, bias_corrected=False)
+    n, _, alphas = _tail_alphas(x, bias_corrected=False)
     ks = np.array([_one_sided_ks(x, i, a) if a > 1 else 1.0 for i, a in enumerate(alphas)])
     best = int(np.argmin(ks))
     return PowerLawFit(float(alphas[best]), float(x[best]), float(ks[best]), int(n[best]))
 
 
 def _fit_ww_small(x: np.ndarray) -> PowerLawFit:
-    n, alphas = _tail_alphas(x, bias_corrected=True)
-    sums = (n - 1.0) / (alphas - 1.0)
+    n, sums, alphas = _tail_alphas(x, bias_corrected=True)
     scores = np.full(n.size, np.inf)
     ks = np.ones(n.size)
     for i in range(n.size):

@@ -19,7 +19,7 @@ import torch
 from geolm.terrain.batteries.base import NOT_APPLICABLE, Battery, BatteryResult, skipped
 from geolm.terrain.context import TerrainContext
 from geolm.terrain.names import ParamName, classify
-from geolm.terrain.spectra import WW_EVALS_THRESHOLD, effective_rank, fit_power_law, fit_quality, stable_rank
+from geolm.terrain.spectra import effective_rank, fit_power_law, fit_quality, stable_rank
 
 ABS_THRESHOLDS = (1e-3, 1e-2, 1e-1)
 REL_THRESHOLD = 0.1  # |w| < 0.1 · rms(W); a Gaussian matrix has 7.97% of its entries there
@@ -93,7 +93,7 @@ def matrix_row(pn: ParamName, w: torch.Tensor, s: np.ndarray, fit_mode: str = "w
             "alpha_xmin": fit.x_min,
             "alpha_ks": fit.ks_distance,
             "alpha_tail": fit.n_tail,
-            "alpha_quality": fit_quality(fit, int(np.count_nonzero(s**2 > WW_EVALS_THRESHOLD)), fit_mode),
+            "alpha_quality": fit_quality(fit, fit_mode),
         }
     )
     # Too few eigenvalues for a tail: the status says so (not applicable: it does not make the battery partial).
