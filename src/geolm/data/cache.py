@@ -17,7 +17,9 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from safetensors import SafetensorError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from geolm.data.blocks import TokenBlocks
 
 OFF = {"off", "0", "false", "no"}
+SPLITS = ("train", "val")
+UNREADABLE = (OSError, KeyError, ValueError, SafetensorError)  # json.JSONDecodeError is a ValueError
+T = TypeVar("T")
 
 
 def cache_root() -> Path | None:
@@ -62,6 +67,32 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerFast) -> str:
     return hashlib.sha256(tokenizer.backend_tokenizer.to_str().encode()).hexdigest()
 
 
+def _cached(
+    path: Path | None,
+    what: str,
+    build: Callable[[], T],
+    load: Callable[[Path], T],
+    store: Callable[[Path, T], None],
+    say: Callable[[str], None],
+) -> T:
+    """`load(path)` when the entry is there and readable, else `build()`, stored with `store` (atomically)."""
+    if path is None:
+        return build()
+    if path.exists():
+        try:
+            value = load(path)
+            say(f"{what}: cached in {path}")
+            return value
+        except UNREADABLE:  # a damaged entry: build it again below
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+    value = build()
+    store(path, value)
+    return value
+
+
 def cached_tokenizer(
     build: Callable[[], PreTrainedTokenizerFast], say: Callable[[str], None], **settings: Any
 ) -> PreTrainedTokenizerFast:
@@ -70,57 +101,44 @@ def cached_tokenizer(
 
     from geolm.files import usual_permissions
 
-    root = cache_root()
-    if root is None:
-        return build()
-    path = root / entry_key("tokenizer", **settings)
-    if (path / "tokenizer.json").is_file():
+    def store(path: Path, tokenizer: PreTrainedTokenizerFast) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
-            tokenizer = AutoTokenizer.from_pretrained(path)
-            say(f"tokenizer: cached in {path}")
-            return tokenizer
-        except (OSError, ValueError, json.JSONDecodeError):
-            shutil.rmtree(path, ignore_errors=True)  # unreadable: build it again below
-    tokenizer = build()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    try:
-        tokenizer.save_pretrained(staging)
-        usual_permissions(staging)
-        os.replace(staging, path)  # atomic: a reader sees the whole directory or none
-    except OSError:
-        pass  # another run stored the same entry first; ours is equal to it
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return tokenizer
+            tokenizer.save_pretrained(staging)
+            usual_permissions(staging)
+            os.replace(staging, path)  # atomic: a reader sees the whole directory or none
+        except OSError:
+            pass  # another run stored the same entry first; ours is equal to it
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    root = cache_root()
+    path = root / entry_key("tokenizer", **settings) if root else None
+    return _cached(path, "tokenizer", build, AutoTokenizer.from_pretrained, store, say)
 
 
 def cached_blocks(
     build: Callable[[], tuple[TokenBlocks, TokenBlocks]], say: Callable[[str], None], **settings: Any
 ) -> tuple[TokenBlocks, TokenBlocks]:
     """The (train, validation) blocks `build` makes for these settings, from the cache when it holds them."""
-    from safetensors import SafetensorError
     from safetensors.torch import load_file, save_file
 
     from geolm.data.blocks import TokenBlocks
     from geolm.files import write_atomic
 
+    def load(path: Path) -> tuple[TokenBlocks, TokenBlocks]:
+        tensors = {name: value.long() for name, value in load_file(path).items()}
+        train, validation = (TokenBlocks(tensors[f"{s}.input_ids"], tensors[f"{s}.labels"]) for s in SPLITS)
+        return train, validation
+
+    def store(path: Path, blocks: tuple[TokenBlocks, TokenBlocks]) -> None:
+        tensors = {}
+        for split, part in zip(SPLITS, blocks, strict=True):
+            tensors[f"{split}.input_ids"] = part.input_ids.int().contiguous()  # stored as int32: half the disk
+            tensors[f"{split}.labels"] = part.labels.int().contiguous()
+        write_atomic(path, lambda tmp: save_file(tensors, str(tmp)))
+
     root = cache_root()
-    if root is None:
-        return build()
-    path = root / f"{entry_key('blocks', **settings)}.safetensors"
-    if path.is_file():
-        try:
-            tensors = {name: value.long() for name, value in load_file(path).items()}
-            blocks = tuple(TokenBlocks(tensors[f"{s}.input_ids"], tensors[f"{s}.labels"]) for s in ("train", "val"))
-            say(f"data: cached in {path}")
-            return blocks  # type: ignore[return-value]
-        except (OSError, KeyError, ValueError, SafetensorError):
-            path.unlink(missing_ok=True)  # unreadable: build them again below
-    train, validation = build()
-    tensors = {}
-    for split, blocks in (("train", train), ("val", validation)):
-        tensors[f"{split}.input_ids"] = blocks.input_ids.int().contiguous()  # stored as int32: half the disk
-        tensors[f"{split}.labels"] = blocks.labels.int().contiguous()
-    write_atomic(path, lambda tmp: save_file(tensors, str(tmp)))
-    return train, validation
+    path = root / f"{entry_key('blocks', **settings)}.safetensors" if root else None
+    return _cached(path, "data", build, load, store, say)
