@@ -117,7 +117,9 @@ def test_generate_strategies_run_with_hf_implementations() -> None:
     assert len(set(new)) >= 6
 
 
-@pytest.mark.parametrize("preset", ["llama-tiny", "mgm-tiny", "inl-tiny"])
+@pytest.mark.parametrize(
+    "preset", ["llama-tiny", "mgm-tiny", "inl-tiny", "geo-mix-moe-tiny", "geo-mix-integrator-tiny"]
+)
 def test_save_and_load_in_fresh_process(tmp_path, preset: str) -> None:
     model = randomized(GeoForCausalLM(GeoConfig.from_preset(preset)))
     model.save_pretrained(tmp_path)

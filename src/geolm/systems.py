@@ -23,6 +23,7 @@ SYSTEMS: tuple[System, ...] = (
     System("curvature", "geolm.curvature"),
     System("experts", "geolm.experts", training="geolm.experts.curriculum"),
     System("integrator", "geolm.integrator", training="geolm.integrator.curriculum"),
+    System("mixes", "geolm.mixes"),  # presets of the parts above together
 )
 
 

@@ -153,7 +153,17 @@ def test_malformed_json_gets_a_4xx_json_error(server: str, client, checkpoint: P
     assert ask(client, str(checkpoint), "hi").choices[0].message.content is not None
 
 
-@pytest.mark.parametrize("preset", ["geometric-llama-tiny", "curvature-tiny", "mgm-tiny", "inl-tiny"])
+FAMILIES = [
+    "geometric-llama-tiny",
+    "curvature-tiny",
+    "mgm-tiny",
+    "inl-tiny",
+    "geo-mix-moe-tiny",
+    "geo-mix-integrator-tiny",
+]
+
+
+@pytest.mark.parametrize("preset", FAMILIES)
 def test_every_family_serves_its_own_greedy_reply(preset: str, tokenizer, tmp_path: Path) -> None:
     # coordinate context and memory slots travel in the cache; the reply must still be the full-forward one
     torch.manual_seed(0)
