@@ -14,7 +14,8 @@ from geolm import GeoConfig, GeoForCausalLM
 from geolm.data import encode_documents, pack
 from geolm.data.corpus import corpus_texts
 from geolm.data.tokenizer import train_tokenizer
-from geolm.experiments.harness import evaluate
+from geolm.experiments.harness import evaluate, headline
+from geolm.experiments.wordnet_tasks import HEADLINE_METRICS
 from geolm.training import TrainArgs, train
 
 PRESETS = ("llama-10m", "geometric-llama-10m", "curvature-small")
@@ -50,28 +51,16 @@ def run() -> dict:
     }
 
 
-METRICS = {
-    "wordnet_hypernym": "acc,none",
-    "wordnet_definition": "acc,none",
-    "wordnet_agreement": "acc,none",
-    "wordnet_arithmetic": "exact_match,answer",
-}
-
-
 def markdown(result: dict) -> str:
     lines = [
         f"Each model: {result['recipe']}, on the embedded corpus's training documents; scored on at most "
         f"{LIMIT} held-out items per task (`geolm eval --limit {LIMIT}`). Accuracy ± lm-eval's standard error; "
         "chance is 0.25 for hypernym and definition, 0.5 for agreement.",
         "",
-        "| model | parameters | " + " | ".join(METRICS) + " |",
-        "|---|---:|" + "---:|" * len(METRICS),
+        "| model | parameters | " + " | ".join(HEADLINE_METRICS) + " |",
+        "|---|---:|" + "---:|" * len(HEADLINE_METRICS),
     ]
     for preset, row in result["rows"].items():
-        cells = []
-        for task, key in METRICS.items():
-            scores = row["results"][task]
-            metric, filtered = key.split(",")
-            cells.append(f"{scores[key]:.3f} ± {scores[f'{metric}_stderr,{filtered}']:.3f}")
+        cells = [f"{value:.3f} ± {stderr:.3f}" for value, stderr in headline(row).values()]
         lines.append(f"| {preset} | {row['parameters']:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -46,6 +46,11 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """`text` into `path` (UTF-8), whole or not at all."""
+    return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+
+
 @functools.cache
 def current_umask() -> int:
     """The process's umask (reading it means setting it, so it is read once and put back at once)."""

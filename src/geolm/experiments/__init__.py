@@ -1,4 +1,5 @@
-"""Experiment suites: curvature attention against standard attention on WordNet-built tasks, and run plots."""
+"""Experiment suites: curvature attention against standard attention on WordNet-built tasks, run plots, and the
+family experiments (`mixture`, `integrator`, `leaderboard`, imported by name)."""
 
 from geolm.experiments.curves import plot_curves, read_metrics
 from geolm.experiments.suite import SuiteOptions, run_suite

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from geolm.errors import ConfigError, did_you_mean
-from geolm.experiments.wordnet_tasks import write_tasks
-from geolm.files import write_atomic
+from geolm.experiments.wordnet_tasks import HEADLINE_METRICS, write_tasks
+from geolm.files import write_text_atomic
 
 KEPT = ("results", "groups", "configs", "versions", "n-shot", "higher_is_better", "n-samples")
 
@@ -32,6 +32,17 @@ def markdown_table(results: dict[str, Any]) -> str:
             shown = f"{stderr:.4f}" if isinstance(stderr, int | float) else "-"
             lines.append(f"| {task} | {metric} | {value:.4f} | {shown} | {items} |")
     return "\n".join(lines)
+
+
+def headline(results: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each WordNet task's headline metric (`HEADLINE_METRICS`) and its standard error, from lm-eval's results."""
+    scores = {}
+    for task, key in HEADLINE_METRICS.items():
+        if task in results["results"]:
+            metric, filtered = key.split(",")
+            found = results["results"][task]
+            scores[task] = (float(found[key]), float(found[f"{metric}_stderr,{filtered}"]))
+    return scores
 
 
 def task_manager(task_dir: Path, include: list[Path]) -> Any:
@@ -80,6 +91,6 @@ def evaluate(
     results = simple_evaluate(model=wrapped, tasks=tasks, task_manager=manager, limit=limit, log_samples=False)
     kept = {key: results[key] for key in KEPT if key in results}
     table = markdown_table(kept)
-    write_atomic(out / "results.json", lambda temp: temp.write_text(json.dumps(kept, indent=2, default=str) + "\n"))
-    write_atomic(out / "results.md", lambda temp: temp.write_text(table + "\n"))
+    write_text_atomic(out / "results.json", json.dumps(kept, indent=2, default=str) + "\n")
+    write_text_atomic(out / "results.md", table + "\n")
     return {**kept, "table": table}

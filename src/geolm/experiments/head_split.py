@@ -27,7 +27,7 @@ from geolm.errors import ConfigError, unknown_names
 from geolm.experiments.encode import encode
 from geolm.experiments.runner import SIZES, Budget, build_model, check_budget, evaluate, preset_name, train_model
 from geolm.experiments.tasks import BUILDERS
-from geolm.files import write_atomic
+from geolm.files import write_text_atomic
 
 
 @dataclass
@@ -101,8 +101,8 @@ def run_head_split(options: HeadSplitOptions, out: Path, lexicon: Lexicon | None
             )
             progress.advance(overall)
     results = {"options": asdict(options), "runs": runs, "wall_s": round(time.perf_counter() - started, 1)}
-    write_atomic(out / "results.json", lambda temp: temp.write_text(json.dumps(results, indent=2), encoding="utf-8"))
-    write_atomic(out / "report.md", lambda temp: temp.write_text(report(results), encoding="utf-8"))
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2))
+    write_text_atomic(out / "report.md", report(results))
     return results
 
 

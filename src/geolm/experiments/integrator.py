@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,8 +24,9 @@ from typing import Any
 
 import torch
 
-from geolm.experiments.reasoning_data import heldout_loss, reasoning_data, shape_of
-from geolm.files import write_atomic
+from geolm.experiments.measure import generation_speed, spread
+from geolm.experiments.reasoning_data import RunOptions, heldout_loss, reasoning_data, shape_of
+from geolm.files import write_atomic, write_text_atomic
 
 ARMS = ("llama", "integrator", "learned halting", "fixed")
 HALTING = {"integrator": "residual", "learned halting": "learned", "fixed": "fixed"}
@@ -34,26 +34,15 @@ ITERATIONS = "integrator_iterations"
 
 
 @dataclass
-class IntegratorExperiment:
+class IntegratorExperiment(RunOptions):
     """Everything a run depends on (saved with the results)."""
 
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     arms: list[str] = field(default_factory=lambda: list(ARMS))
-    steps: int = 300
-    batch_size: int = 16
-    block_size: int = 128
-    lr: float = 2e-3
-    hidden_size: int = 128
-    layers: int = 4
-    heads: int = 4
     state_size: int = 128
     controller_size: int = 64
     max_iterations: int = 10
     tolerance: float = 0.05
     sweep: list[float] = field(default_factory=lambda: [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5])
-    vocab_size: int = 2048
-    documents: int = 6000
-    heldout_blocks: int = 64
     generate_tokens: int = 64
 
     @classmethod
@@ -100,33 +89,6 @@ def mean_iterations(model, blocks, batch_size: int) -> float:
     return total / max(tokens, 1)
 
 
-@torch.no_grad()
-def generation_speed(
-    model, prompt: torch.Tensor, new_tokens: int, settings: dict[str, dict | None], repeats: int = 5
-) -> dict[str, float]:
-    """Median tokens/s of cached greedy generation of `new_tokens` after `prompt` (1, T) under each of the
-    part `settings`, the settings alternating from repeat to repeat so that drift in the machine hits all."""
-    model.eval()
-    seconds: dict[str, list[float]] = {name: [] for name in settings}
-    try:
-        for repeat in range(repeats + 1):  # the first round warms up
-            for name, setting in settings.items():
-                model.set_part_settings(setting)
-                start = time.perf_counter()
-                model.generate(
-                    prompt,
-                    max_new_tokens=new_tokens,
-                    min_new_tokens=new_tokens,
-                    do_sample=False,
-                    pad_token_id=model.config.pad_token_id,
-                )
-                if repeat:
-                    seconds[name].append(time.perf_counter() - start)
-    finally:
-        model.set_part_settings(None)
-    return {name: new_tokens / statistics.median(values) for name, values in seconds.items()}
-
-
 def run_integrator(options: IntegratorExperiment, out: Path, progress=print) -> dict:
     """Train every arm with every seed; write OUT/results.json and OUT/report.md; return the results."""
     from geolm import GeoForCausalLM
@@ -169,8 +131,8 @@ def run_integrator(options: IntegratorExperiment, out: Path, progress=print) -> 
             runs.append(record)
     results = {"options": asdict(options), "runs": runs, "summary": summarise(runs)}
     results["wall_s"] = round(time.time() - start)
-    write_atomic(out / "results.json", lambda temp: Path(temp).write_text(json.dumps(results, indent=2) + "\n"))
-    write_atomic(out / "report.md", lambda temp: Path(temp).write_text(report(results) + "\n"))
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out / "report.md", report(results) + "\n")
     if "sweep" in results["summary"].get("integrator", {}):
         plot_sweep(results["summary"]["integrator"]["sweep"], out / "tolerance.png")
     return results
@@ -194,10 +156,6 @@ def tolerance_sweep(model, heldout, options: IntegratorExperiment) -> list[dict[
     return rows
 
 
-def _spread(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
-
-
 def summarise(runs: list[dict]) -> dict:
     """Per arm: means and standard deviations over seeds of every number a run records."""
     summary: dict[str, Any] = {}
@@ -214,13 +172,13 @@ def summarise(runs: list[dict]) -> dict:
             "generate_tokens_per_s_without_halting",
         ):
             if key in mine[0]:
-                entry[key] = _spread([r[key] for r in mine])
+                entry[key] = spread([r[key] for r in mine])
         if "sweep" in mine[0]:
             entry["sweep"] = [
                 {
                     "tolerance": row["tolerance"],
-                    "iterations": _spread([r["sweep"][i]["iterations"] for r in mine]),
-                    "heldout_loss": _spread([r["sweep"][i]["heldout_loss"] for r in mine]),
+                    "iterations": spread([r["sweep"][i]["iterations"] for r in mine]),
+                    "heldout_loss": spread([r["sweep"][i]["heldout_loss"] for r in mine]),
                 }
                 for i, row in enumerate(mine[0]["sweep"])
             ]

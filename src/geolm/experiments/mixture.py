@@ -14,38 +14,28 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from geolm.experiments.reasoning_data import heldout_loss, reasoning_data, shape_of
-from geolm.files import write_atomic
+from geolm.experiments.measure import spread
+from geolm.experiments.reasoning_data import RunOptions, heldout_loss, reasoning_data, shape_of
+from geolm.files import write_text_atomic
 
 ARMS = ("mixed", "euclidean", "dense")
 
 
 @dataclass
-class MixtureOptions:
+class MixtureOptions(RunOptions):
     """Everything a run depends on (saved with the results)."""
 
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     steps: int = 400
-    batch_size: int = 16
-    block_size: int = 128
-    lr: float = 2e-3
-    hidden_size: int = 128
-    layers: int = 4
-    heads: int = 4
     expert_size: int = 128
     top_k: int = 2
-    vocab_size: int = 2048
-    documents: int = 6000
-    heldout_blocks: int = 64
 
     @classmethod
     def quick(cls, **overrides: Any) -> MixtureOptions:
@@ -107,8 +97,8 @@ def run_mixture(options: MixtureOptions, out: Path, progress=print) -> dict:
         runs.append(record)
     results = {"options": asdict(options), "runs": runs, "summary": summarise(runs)}
     results["wall_s"] = round(time.time() - start)
-    write_atomic(out / "results.json", lambda temp: Path(temp).write_text(json.dumps(results, indent=2) + "\n"))
-    write_atomic(out / "report.md", lambda temp: Path(temp).write_text(report(results) + "\n"))
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
+    write_text_atomic(out / "report.md", report(results) + "\n")
     return results
 
 
@@ -120,9 +110,10 @@ def summarise(runs: list[dict]) -> dict:
         if not losses:
             continue
         first = next(r for r in runs if r["arm"] == arm)
+        mean, sd = spread(losses)
         summary[arm] = {
-            "heldout_loss_mean": statistics.fmean(losses),
-            "heldout_loss_std": statistics.stdev(losses) if len(losses) > 1 else math.nan,
+            "heldout_loss_mean": mean,
+            "heldout_loss_std": sd,
             "seeds": len(losses),
             "parameters": first["parameters"],
             "active": first["active"],

@@ -8,7 +8,7 @@ trained on the corpus. Every family experiment uses this one mixture, so their n
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -26,6 +26,24 @@ def documents(split: str, limit: int, seed: int) -> list:
         *(f"Question: {item['question']}\nAnswer: {item['answer']}" for item in items),
         *itertools.islice(dialogues(split, seed), limit),
     ]
+
+
+@dataclass
+class RunOptions:
+    """What every family experiment's runs share (saved with the results): seeds, training, shape and data;
+    each experiment's options add their own fields and may change these defaults."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    steps: int = 300
+    batch_size: int = 16
+    block_size: int = 128
+    lr: float = 2e-3
+    hidden_size: int = 128
+    layers: int = 4
+    heads: int = 4
+    vocab_size: int = 2048
+    documents: int = 6000
+    heldout_blocks: int = 64
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from geolm.curvature.census import CLASSES
 from geolm.experiments.scoring import HIGHER_IS_BETTER
-from geolm.files import write_atomic
+from geolm.files import write_atomic, write_text_atomic
 
 COLOURS = {"geometric": "tab:orange", "standard": "tab:blue"}
 CLASS_COLOURS = {"hyperbolic": "tab:blue", "euclidean": "tab:grey", "spherical": "tab:red"}
@@ -124,7 +124,7 @@ def write_report(results: dict[str, Any], path: Path) -> Path:
         "",
     ]
     text = "\n".join(parts)
-    return write_atomic(path, lambda temp: temp.write_text(text, encoding="utf-8"))
+    return write_text_atomic(path, text)
 
 
 def plot_results(results: dict[str, Any], out: Path) -> list[Path]:

@@ -37,7 +37,7 @@ from geolm.experiments.runner import (
 )
 from geolm.experiments.taskfiles import load_task_file
 from geolm.experiments.tasks import BUILDERS, Task
-from geolm.files import write_atomic
+from geolm.files import write_text_atomic
 from geolm.params import count_parameters
 
 
@@ -122,7 +122,7 @@ def run_suite(options: SuiteOptions, out: Path, lexicon: Lexicon | None = None) 
         "comparisons": compare(runs),
         "wall_s": round(time.perf_counter() - started, 1),
     }
-    write_atomic(out / "results.json", lambda temp: temp.write_text(json.dumps(results, indent=2), encoding="utf-8"))
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2))
     plot_results(results, out)
     write_report(results, out / "report.md")
     return results

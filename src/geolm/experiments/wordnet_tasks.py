@@ -131,6 +131,14 @@ TASKS: dict[str, tuple[Callable[[int], list[dict]], dict[str, Any]]] = {
     "wordnet_agreement": (agreement_items, MULTIPLE_CHOICE),
     "wordnet_arithmetic": (arithmetic_items, GENERATED_NUMBER),
 }
+# The number to quote of each task, as lm-eval keys it: raw accuracy (a minimal pair's two sentences differ in
+# length, so the length-normalised `acc_norm` shifts the choice), and exact match after the number filter.
+HEADLINE_METRICS = {
+    "wordnet_hypernym": "acc,none",
+    "wordnet_definition": "acc,none",
+    "wordnet_agreement": "acc,none",
+    "wordnet_arithmetic": "exact_match,answer",
+}
 
 
 def task_config(name: str, data_file: Path) -> dict[str, Any]:
