@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from geolm.data.lexicon import Lexicon
 from geolm.data.wordnet import Synset
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "inference"))  # tiny_checkpoint.py, shared with inference tests
-sys.path.insert(0, str(Path(__file__).parents[1] / "cli"))  # clirun.py, shared with the CLI tests
 
 # (id, lexname, lemma, hypernym ids, gloss, examples); every noun has senses [1] and count 1 (a common word).
 ENTRIES = [

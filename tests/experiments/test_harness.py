@@ -4,20 +4,17 @@ agreeing with log-likelihoods computed here, and takes the user's own task files
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_checkpoint import build_tokenizer, write_checkpoint
 
 from geolm.data.corpus import reasoning_items
 from geolm.data.lexicon import is_heldout
 from geolm.errors import ConfigError
 from geolm.experiments.harness import check_tasks, task_manager
 from geolm.experiments.wordnet_tasks import TASKS, write_tasks
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "inference"))
-from tiny_checkpoint import build_tokenizer, write_checkpoint
 
 LIMIT = 24
 USER_TASK = """task: my_colours

@@ -1,6 +1,6 @@
-"""`geolm experiment suite|summarize|head-split|mixture|integrator`: curvature against standard attention,
-which head geometries emerge, mixed geometries against Euclidean and dense feed-forward blocks, and integrator
-layers against a Llama of equal parameters."""
+"""`geolm experiment suite|summarize|head-split|mixture|integrator|leaderboard`: curvature against standard
+attention, which head geometries emerge, mixed geometries against Euclidean and dense feed-forward blocks,
+integrator layers against a Llama of equal parameters, and every family in one table."""
 
 from __future__ import annotations
 
@@ -118,6 +118,8 @@ def summarize(
         write_atomic(out, lambda temp: temp.write_text(table + "\n", encoding="utf-8"))
 
 
+# The leaderboard's families, named here so that help needs no torch (a test holds it to the experiment's list).
+FAMILY_NAMES = ("llama", "geometric-llama", "curvature", "mgm", "inl", "geo-mix-moe", "geo-mix-integrator")
 Quick = Annotated[bool, typer.Option("--quick", help="one seed, a few steps, a tiny model (a smoke test)")]
 Seeds = Annotated[str | None, typer.Option(help="comma-separated seeds (default 0,1,2; quick: 0)")]
 
@@ -135,8 +137,14 @@ def _run_choices(seeds: str | None, steps: int | None) -> dict:
     return chosen
 
 
-def _show(out: Path, results: dict, console: Console) -> None:
-    console.print((out / "report.md").read_text(), soft_wrap=True)
+def _run_family_experiment(
+    options_class, runner, quick: bool, out: Path, chosen: dict, report: str = "report.md"
+) -> None:
+    """Build the options (`quick()` or the defaults, with `chosen` over them), run, print the report."""
+    options = options_class.quick(**chosen) if quick else options_class(**chosen)
+    console = Console()
+    results = runner(options, out, progress=lambda message: console.print(f"training {message}"))
+    console.print((out / report).read_text(), soft_wrap=True)
     console.print(f"results in {out} ({results['wall_s']} s)")
 
 
@@ -153,11 +161,7 @@ def mixture(
     """
     from geolm.experiments.mixture import MixtureOptions, run_mixture
 
-    chosen = _run_choices(seeds, steps)
-    options = MixtureOptions.quick(**chosen) if quick else MixtureOptions(**chosen)
-    console = Console()
-    results = run_mixture(options, out, progress=lambda message: console.print(f"training {message}"))
-    _show(out, results, console)
+    _run_family_experiment(MixtureOptions, run_mixture, quick, out, _run_choices(seeds, steps))
 
 
 @app.command()
@@ -174,8 +178,28 @@ def integrator(
     """
     from geolm.experiments.integrator import IntegratorExperiment, run_integrator
 
+    _run_family_experiment(IntegratorExperiment, run_integrator, quick, out, _run_choices(seeds, steps))
+
+
+@app.command()
+def leaderboard(
+    quick: Quick = False,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/leaderboard"),
+    seeds: Seeds = None,
+    steps: Annotated[int | None, typer.Option(help="optimizer steps per run (default 240; quick: 4)")] = None,
+    families: Annotated[
+        list[str] | None,
+        typer.Option(help="families to train, comma-separated (default all): " + ", ".join(FAMILY_NAMES)),
+    ] = None,
+) -> None:
+    """Every family at matched parameters on the same data, tokens and schedule, several seeds: held-out loss,
+    WordNet tasks, speed, memory and each family's own statistics; leaderboard.md, results.json, PNGs.
+
+    Example: geolm experiment leaderboard --quick
+    """
+    from geolm.experiments.leaderboard import LeaderboardOptions, run_leaderboard
+
     chosen = _run_choices(seeds, steps)
-    options = IntegratorExperiment.quick(**chosen) if quick else IntegratorExperiment(**chosen)
-    console = Console()
-    results = run_integrator(options, out, progress=lambda message: console.print(f"training {message}"))
-    _show(out, results, console)
+    if _names(families):
+        chosen["families"] = _names(families)
+    _run_family_experiment(LeaderboardOptions, run_leaderboard, quick, out, chosen, "leaderboard.md")
