@@ -27,6 +27,7 @@ SECTIONS = {
     "curvature": ("benchmarks.curvature_bench", "Curvature attention against SDPA attention"),
     "experts": ("benchmarks.experts_bench", "Mixture of geometric experts against dense Llamas"),
     "integrator": ("benchmarks.integrator_bench", "Integrator layers against a Llama of equal parameters"),
+    "scaling": ("benchmarks.scaling_bench", "How each family's cost grows with sequence length and width"),
     "eval": ("benchmarks.eval_bench", "Three families on the WordNet tasks of lm-evaluation-harness"),
     "compile": ("benchmarks.compile_bench", "Compiled against eager training (geolm train --compile)"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
@@ -40,6 +41,12 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    parser.add_argument(
+        "--render",
+        nargs="+",
+        choices=sorted(SECTIONS),
+        help="measure nothing: rewrite these sections' text from their stored results (after a change of wording)",
+    )
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -50,7 +57,9 @@ def main() -> None:
     command = "python benchmarks/run.py" + (f" --only {shlex.join(args.only)}" if args.only else "")
     command += f" --threads {args.threads}" if args.threads else ""
     command = "make bench" if command == "python benchmarks/run.py" else command
-    for name in args.only or list(SECTIONS):
+    for name in args.render or []:
+        store[name]["markdown"] = importlib.import_module(SECTIONS[name][0]).markdown(store[name]["result"])
+    for name in [] if args.render else args.only or list(SECTIONS):
         module_name, title = SECTIONS[name]
         print(f"== {title}", flush=True)
         module = importlib.import_module(module_name)
