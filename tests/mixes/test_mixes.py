@@ -25,7 +25,7 @@ SMALL = ["geo-mix-moe-small", "geo-mix-integrator-small"]
 
 def built(preset: str, **overrides) -> GeoForCausalLM:
     torch.manual_seed(0)
-    return GeoForCausalLM(GeoConfig.from_preset(preset, initializer_range=0.2, **overrides))
+    return GeoForCausalLM(GeoConfig.from_preset(preset, **{"initializer_range": 0.2, **overrides}))
 
 
 @pytest.mark.parametrize("preset", TINY + SMALL)
@@ -48,6 +48,13 @@ def test_a_mix_is_causal_and_its_cache_matches_a_full_forward(preset: str) -> No
     assert_cache_matches_forward(model, prompt_length=5, new_tokens=12)
     assert_cache_matches_forward(model, prompt_length=6, new_tokens=6, left_padding=2)
     assert_cache_matches_forward(model, prompt_length=5, new_tokens=5, num_beams=2)
+
+
+@pytest.mark.parametrize("preset", SMALL)
+def test_the_small_mixes_are_causal_and_cache_exact_across_a_memory_segment(preset: str) -> None:
+    model = built(preset, initializer_range=0.05)  # its memory writes every 64 tokens
+    assert_causal(model, length=12)
+    assert_cache_matches_forward(model, prompt_length=60, new_tokens=8)  # the 64th token writes, the rest read it
 
 
 @pytest.mark.parametrize("preset", TINY)
