@@ -71,15 +71,21 @@ def evaluate(
     limit: int | None = None,
     include: list[Path] | None = None,
     batch_size: int = 8,
+    manager: Any = None,
 ) -> dict[str, Any]:
-    """Run `tasks` on `model`; write OUT/results.json (lm-eval's results) and OUT/results.md; return results."""
+    """Run `tasks` on `model`; write OUT/results.json (lm-eval's results) and OUT/results.md; return results.
+
+    `manager` (from `task_manager`) may serve many calls: building one indexes every task lm-eval ships, which
+    takes seconds; without it the WordNet tasks are written to OUT/tasks and a manager is built for this call.
+    """
     import os
 
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
 
-    manager = task_manager(write_tasks(out / "tasks"), include or [])
+    if manager is None:
+        manager = task_manager(write_tasks(out / "tasks"), include or [])
     check_tasks(manager, tasks)
     wrapped = HFLM(
         pretrained=model,

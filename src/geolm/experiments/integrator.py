@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from geolm.experiments.measure import generation_speed, spread
-from geolm.experiments.reasoning_data import RunOptions, heldout_loss, reasoning_data, shape_of
+from geolm.experiments.reasoning_data import QUICK_DATA, RunOptions, heldout_loss, reasoning_data, shape_of
 from geolm.files import write_atomic, write_text_atomic
 
 ARMS = ("llama", "integrator", "learned halting", "fixed")
@@ -50,7 +50,7 @@ class IntegratorExperiment(RunOptions):
         """A smoke-test size: one seed, a few steps, a small model."""
         small = {"seeds": [0], "steps": 6, "hidden_size": 32, "layers": 1, "heads": 2, "state_size": 32}
         tiny = {"controller_size": 16, "max_iterations": 4, "sweep": [0.0, 0.1], "generate_tokens": 8}
-        return cls(**{**small, **tiny, "vocab_size": 400, "documents": 300, "heldout_blocks": 4, **overrides})
+        return cls(**{**small, **tiny, **QUICK_DATA, **overrides})
 
 
 def integrator_ffn(options: IntegratorExperiment, halting: str) -> dict[str, Any]:
@@ -83,8 +83,8 @@ def mean_iterations(model, blocks, batch_size: int) -> float:
     """Mean iterations per real token and layer over the held-out blocks."""
     total, tokens = 0.0, 0
     for ids, labels in zip(blocks.input_ids.split(batch_size), blocks.labels.split(batch_size), strict=True):
-        real = (labels != -100).float()
-        total += float((model(ids).part_stats[ITERATIONS] * real).sum())
+        real = (labels != -100).float().to(model.device)
+        total += float((model(ids.to(model.device)).part_stats[ITERATIONS] * real).sum())
         tokens += int(real.sum())
     return total / max(tokens, 1)
 
@@ -97,7 +97,7 @@ def run_integrator(options: IntegratorExperiment, out: Path, progress=print) -> 
     from geolm.training import TrainArgs, train
 
     start = time.time()
-    data = reasoning_data(options.vocab_size, options.documents, options.block_size, options.heldout_blocks)
+    data = reasoning_data(options)
     prompt = data.heldout.input_ids[:1, :32]
     runs: list[dict] = []
     for arm in options.arms:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from geolm.experiments.measure import generation_speed, peak_training_memory, spread
-from geolm.experiments.reasoning_data import RunOptions, heldout_loss, reasoning_data, shape_of
+from geolm.experiments.reasoning_data import QUICK_DATA, RunOptions, heldout_loss, reasoning_data, shape_of
 from geolm.files import write_atomic, write_text_atomic
 
 
@@ -71,7 +71,7 @@ class LeaderboardOptions(RunOptions):
     def quick(cls, **overrides: Any) -> LeaderboardOptions:
         """A smoke-test size: one seed, a few steps, a small model, a few items per task."""
         small = {"seeds": [0], "steps": 4, "hidden_size": 32, "layers": 1, "heads": 2, "intermediate_size": 96}
-        data = {"vocab_size": 400, "documents": 200, "heldout_blocks": 4, "block_size": 64, "batch_size": 4}
+        data = {**QUICK_DATA, "block_size": 64, "batch_size": 4}
         measured = {"eval_limit": 4, "generate_tokens": 4, "memory_batch": 2}
         return cls(**{**small, **data, **measured, **overrides})
 
@@ -162,6 +162,7 @@ def family_stats(model, blocks, batch_size: int) -> dict[str, float]:
     load, iterations, tokens = None, None, 0
     model.eval()
     for ids in blocks.input_ids.split(batch_size):
+        ids = ids.to(model.device)
         real = ids != model.config.pad_token_id
         reported = model(ids, use_cache=False).part_stats
         if LOAD in reported:
@@ -189,7 +190,8 @@ def trainer_tokens_per_s(run_dir: Path) -> float:
 
 def run_leaderboard(options: LeaderboardOptions, out: Path, progress=print) -> dict:
     """Train every family with every seed; write OUT/results.json, OUT/leaderboard.md and the PNG plots."""
-    from geolm.experiments.harness import evaluate, headline
+    from geolm.experiments.harness import evaluate, headline, task_manager
+    from geolm.experiments.wordnet_tasks import write_tasks
     from geolm.modeling import GeoForCausalLM
     from geolm.training import TrainArgs, train
 
@@ -199,21 +201,23 @@ def run_leaderboard(options: LeaderboardOptions, out: Path, progress=print) -> d
 
         raise ConfigError(f"{out} already holds leaderboard runs; choose another --out or remove them")
     start = time.time()
-    data = reasoning_data(options.vocab_size, options.documents, options.block_size, options.heldout_blocks)
+    data = reasoning_data(options)
     configs = matched_configs(options, data.tokenizer)
     prompt = data.heldout.input_ids[:1, : min(32, options.block_size // 2)]
     families: dict[str, dict] = {}
     runs: list[dict] = []
+    tasks = task_manager(write_tasks(out / "tasks"), [])  # one for every evaluation: it takes seconds to build
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where the trainer puts the model
     for name, (config, width) in configs.items():
         torch.manual_seed(0)
-        step_tokens = data.train.input_ids[: options.memory_batch]
+        step_tokens = data.train.input_ids[: options.memory_batch].to(device)
         families[name] = {
             **counts(config),
             "preset": FAMILIES[name].preset,
             "matched_on": FAMILIES[name].counted,
             "knob": FAMILIES[name].knob,
             "width": width,
-            "peak_memory_mib": peak_training_memory(GeoForCausalLM(config), step_tokens) / 2**20,
+            "peak_memory_mib": peak_training_memory(GeoForCausalLM(config).to(device), step_tokens) / 2**20,
         }
         for seed in options.seeds:
             progress(f"{name}, seed {seed}")
@@ -224,7 +228,9 @@ def run_leaderboard(options: LeaderboardOptions, out: Path, progress=print) -> d
             result = train(model, data.train, None, args, run_dir, tokenizer=data.tokenizer)
             speed = generation_speed(model, prompt, options.generate_tokens, {"as trained": None}, repeats=3)
             limit = options.eval_limit
-            scores = evaluate(model.eval(), data.tokenizer, ["geolm_wordnet"], run_dir / "eval", limit=limit)
+            scores = evaluate(
+                model.eval(), data.tokenizer, ["geolm_wordnet"], run_dir / "eval", limit=limit, manager=tasks
+            )
             runs.append(
                 {
                     "family": name,

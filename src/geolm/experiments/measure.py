@@ -26,6 +26,7 @@ def generation_speed(
     """Median tokens/s of cached greedy generation of `new_tokens` after `prompt` (1, T) under each of the
     part `settings`, the settings alternating from repeat to repeat so that drift in the machine hits all."""
     model.eval()
+    prompt = prompt.to(model.device)
     seconds: dict[str, list[float]] = {name: [] for name in settings}
     try:
         for repeat in range(repeats + 1):  # the first round warms up

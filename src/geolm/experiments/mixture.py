@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from geolm.experiments.measure import spread
-from geolm.experiments.reasoning_data import RunOptions, heldout_loss, reasoning_data, shape_of
+from geolm.experiments.reasoning_data import QUICK_DATA, RunOptions, heldout_loss, reasoning_data, shape_of
 from geolm.files import write_text_atomic
 
 ARMS = ("mixed", "euclidean", "dense")
@@ -41,7 +41,7 @@ class MixtureOptions(RunOptions):
     def quick(cls, **overrides: Any) -> MixtureOptions:
         """A smoke-test size: one seed, a few steps, a small model."""
         small = {"seeds": [0], "steps": 8, "hidden_size": 32, "layers": 1, "heads": 2, "expert_size": 16}
-        return cls(**{**small, "vocab_size": 400, "documents": 300, "heldout_blocks": 4, **overrides})
+        return cls(**{**small, **QUICK_DATA, **overrides})
 
 
 def arm_config(arm: str, options: MixtureOptions, tokenizer) -> Any:
@@ -68,7 +68,7 @@ def run_mixture(options: MixtureOptions, out: Path, progress=print) -> dict:
     from geolm.training import TrainArgs, train
 
     start = time.time()
-    data = reasoning_data(options.vocab_size, options.documents, options.block_size, options.heldout_blocks)
+    data = reasoning_data(options)
     tokenizer, train_blocks, heldout = data.tokenizer, data.train, data.heldout
     words = word_kinds(load_lexicon())
     runs: list[dict] = []

@@ -42,8 +42,13 @@ class RunOptions:
     layers: int = 4
     heads: int = 4
     vocab_size: int = 2048
+    tokenizer_texts: int = 200_000
     documents: int = 6000
     heldout_blocks: int = 64
+
+
+# The data of the experiments' `quick()` smoke tests: a small tokenizer trained on few texts, few items.
+QUICK_DATA = {"vocab_size": 400, "tokenizer_texts": 5000, "documents": 300, "heldout_blocks": 4}
 
 
 @dataclass(frozen=True)
@@ -53,17 +58,17 @@ class ReasoningData:
     heldout: TokenBlocks
 
 
-def reasoning_data(vocab_size: int, limit: int, block_size: int, heldout_blocks: int) -> ReasoningData:
-    """A tokenizer of `vocab_size` tokens, the train blocks of `limit` items of each subset, and at most
-    `heldout_blocks` held-out blocks."""
-    tokenizer = train_tokenizer(itertools.islice(corpus_texts("train"), 200_000), vocab_size)
-    pad = tokenizer.pad_token_id
-    train = pack(encode_documents(tokenizer, documents("train", limit, 0)), block_size, pad)
+def reasoning_data(options: RunOptions) -> ReasoningData:
+    """A tokenizer of `options.vocab_size` tokens (trained on the first `tokenizer_texts` corpus texts), the train
+    blocks of `documents` items of each subset, and at most `heldout_blocks` held-out blocks."""
+    tokenizer = train_tokenizer(itertools.islice(corpus_texts("train"), options.tokenizer_texts), options.vocab_size)
+    pad, block_size = tokenizer.pad_token_id, options.block_size
+    train = pack(encode_documents(tokenizer, documents("train", options.documents, 0)), block_size, pad)
     heldout = pack(
-        encode_documents(tokenizer, documents("heldout", limit, 0)),
+        encode_documents(tokenizer, documents("heldout", options.documents, 0)),
         block_size,
         pad,
-        max_tokens=heldout_blocks * block_size,
+        max_tokens=options.heldout_blocks * block_size,
     )
     return ReasoningData(tokenizer, train, heldout)
 
@@ -90,6 +95,6 @@ def heldout_loss(model, blocks: TokenBlocks, batch_size: int) -> float:
     total, tokens = 0.0, 0
     for ids, labels in zip(blocks.input_ids.split(batch_size), blocks.labels.split(batch_size), strict=True):
         count = int((labels[:, 1:] != -100).sum())
-        total += float(model(ids, labels=labels).loss) * count
+        total += float(model(ids.to(model.device), labels=labels.to(model.device)).loss) * count
         tokens += count
     return total / max(tokens, 1)
