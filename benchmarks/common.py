@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import torch
 
+from geolm.experiments.measure import TrainingStep
+
 
 def machine() -> str:
     """One line naming the machine the numbers were measured on."""
@@ -76,16 +78,7 @@ def throughput(
     tokens = torch.randint(3, vocab, (batch, seq_len), generator=torch.Generator().manual_seed(0))
 
     def train_step(model: torch.nn.Module) -> Callable[[], None]:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-        forward = torch.compile(model) if compiled else model
-
-        def step() -> None:
-            model.train()
-            optimizer.zero_grad(set_to_none=True)
-            forward(tokens, labels=tokens).loss.backward()
-            optimizer.step()
-
-        return step
+        return TrainingStep(model, tokens, torch.compile(model) if compiled else None)
 
     def generate(model: torch.nn.Module) -> Callable[[], None]:
         if compiled:

@@ -17,6 +17,7 @@ from benchmarks.common import interleaved
 from geolm.experiments.leaderboard import FAMILIES, LeaderboardOptions, matched_configs
 from geolm.experiments.measure import TrainingStep, peak_training_memory
 from geolm.modeling import GeoForCausalLM
+from geolm.params import count_parameters
 
 LENGTHS = (128, 256, 512, 1024, 2048)
 WIDTHS = (64, 128, 256, 512)
@@ -50,7 +51,7 @@ def measure_point(width: int, length: int) -> dict[str, dict[str, float]]:
         name: {
             "tokens_per_s": STEP_TOKENS / seconds[name],
             "peak_mib": peak_training_memory(model, tokens) / 2**20,
-            "parameters": sum(p.numel() for p in model.parameters()),
+            "parameters": count_parameters(model),
         }
         for name, model in models.items()
     }

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from geolm.experiments.measure import generation_speed, spread
+from geolm.experiments.measure import generation_speed, plus_minus, spread
 from geolm.experiments.reasoning_data import QUICK_DATA, RunOptions, heldout_loss, reasoning_data, shape_of
 from geolm.files import write_atomic, write_text_atomic
 
@@ -189,10 +189,6 @@ def summarise(runs: list[dict]) -> dict:
 def report(results: dict) -> str:
     """Markdown: one row per arm, then the tolerance sweep of the residual-halting arm."""
 
-    def pm(pair: tuple[float, float], digits: int = 3) -> str:
-        mean, sd = pair
-        return f"{mean:.{digits}f} ± {sd:.{digits}f}" if not math.isnan(sd) else f"{mean:.{digits}f}"
-
     summary = results["summary"]
     peer = summary.get("llama", {}).get("generate_tokens_per_s", (math.nan,))[0]
     lines = [
@@ -201,11 +197,11 @@ def report(results: dict) -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for arm, s in summary.items():
-        iterations = pm(s["iterations"], 2) if "iterations" in s else "-"
+        iterations = plus_minus(s["iterations"], 2) if "iterations" in s else "-"
         ratio = peer / s["generate_tokens_per_s"][0]
         lines.append(
-            f"| {arm} | {s['parameters']:,} | {pm(s['heldout_loss'], 4)} | {iterations} | "
-            f"{pm(s['train_tokens_per_s'], 0)} | {pm(s['generate_tokens_per_s'], 1)} | {ratio:.2f}x |"
+            f"| {arm} | {s['parameters']:,} | {plus_minus(s['heldout_loss'], 4)} | {iterations} | "
+            f"{plus_minus(s['train_tokens_per_s'], 0)} | {plus_minus(s['generate_tokens_per_s'], 1)} | {ratio:.2f}x |"
         )
     halting = summary.get("integrator", {})
     if "generate_tokens_per_s_without_halting" in halting:
@@ -225,7 +221,8 @@ def report(results: dict) -> str:
             "|---:|---:|---:|",
         ]
         lines += [
-            f"| {r['tolerance']:g} | {pm(r['iterations'], 2)} | {pm(r['heldout_loss'], 4)} |" for r in halting["sweep"]
+            f"| {r['tolerance']:g} | {plus_minus(r['iterations'], 2)} | {plus_minus(r['heldout_loss'], 4)} |"
+            for r in halting["sweep"]
         ]
     return "\n".join(lines)
 

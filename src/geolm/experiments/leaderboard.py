@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from geolm.experiments.measure import generation_speed, peak_training_memory, spread
+from geolm.experiments.measure import generation_speed, peak_training_memory, plus_minus, spread
 from geolm.experiments.reasoning_data import QUICK_DATA, RunOptions, heldout_loss, reasoning_data, shape_of
 from geolm.files import write_atomic, write_text_atomic
 
@@ -150,15 +150,12 @@ def matched_configs(options: LeaderboardOptions, tokenizer) -> dict[str, tuple[A
 def family_stats(model, blocks, batch_size: int) -> dict[str, float]:
     """The statistics a family's parts report: curvature heads per class, the experts' load over the held-out
     tokens (its entropy as a share of the maximum, and the busiest expert's share) and iterations per token."""
-    from geolm.curvature.census import CLASSES, head_census
+    from geolm.curvature.census import curvature_metrics
     from geolm.experts.moe import LOAD
     from geolm.integrator.layer import ITERATIONS
 
-    stats: dict[str, float] = {}
-    census = head_census(model)
-    if not census.empty:
-        found = census["class"].value_counts()
-        stats.update({f"heads_{name}": float(found.get(name, 0)) for name in CLASSES})
+    heads = {key: value for key, value in curvature_metrics(model).items() if key.startswith("heads/")}
+    stats = {key.replace("/", "_"): value for key, value in heads.items()}
     load, iterations, tokens = None, None, 0
     model.eval()
     for ids in blocks.input_ids.split(batch_size):
@@ -183,8 +180,9 @@ def family_stats(model, blocks, batch_size: int) -> dict[str, float]:
 
 def trainer_tokens_per_s(run_dir: Path) -> float:
     """Median training tokens/s the trainer logged, leaving out the first record (it holds the warm-up)."""
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    speeds = [r["tokens_per_s"] for r in rows if "tokens_per_s" in r]
+    from geolm.experiments.curves import read_metrics
+
+    speeds = [r["tokens_per_s"] for r in read_metrics(run_dir / "metrics.jsonl") if "tokens_per_s" in r]
     return statistics.median(speeds[1:] or speeds)
 
 
@@ -267,20 +265,16 @@ def summarise(runs: list[dict], families: dict[str, dict]) -> dict[str, dict]:
     return summary
 
 
-def _pm(pair: tuple[float, float] | list[float], digits: int) -> str:
-    mean, sd = pair
-    return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
-
-
 def _stats_cell(stats: dict[str, list[float]]) -> str:
     parts = []
     if "heads_hyperbolic" in stats:
         heads = [stats[f"heads_{k}"][0] for k in ("hyperbolic", "euclidean", "spherical")]
         parts.append("κ heads H/E/S {:.1f}/{:.1f}/{:.1f}".format(*heads))
     if "load_entropy" in stats:
-        parts.append(f"load entropy {_pm(stats['load_entropy'], 2)} of max, busiest {stats['busiest_expert'][0]:.0%}")
+        entropy, busiest = plus_minus(stats["load_entropy"], 2), stats["busiest_expert"][0]
+        parts.append(f"load entropy {entropy} of max, busiest {busiest:.0%}")
     if "iterations" in stats:
-        parts.append(f"iterations/token {_pm(stats['iterations'], 2)}")
+        parts.append(f"iterations/token {plus_minus(stats['iterations'], 2)}")
     return "; ".join(parts) or "-"
 
 
@@ -305,8 +299,8 @@ def report(results: dict) -> str:
             ratio = f" ({peer['train_tokens_per_s'][0] / s['train_tokens_per_s'][0]:.2f}x llama's time)"
         lines.append(
             f"| {name} | {s['knob']} {s['width']} | {s['parameters']:,} | {s['active']:,} | "
-            f"{_pm(s['heldout_loss'], 4)} | {_pm(s['train_tokens_per_s'], 0)}{ratio} | "
-            f"{_pm(s['generate_tokens_per_s'], 1)} | {s['peak_memory_mib']:.1f} |"
+            f"{plus_minus(s['heldout_loss'], 4)} | {plus_minus(s['train_tokens_per_s'], 0)}{ratio} | "
+            f"{plus_minus(s['generate_tokens_per_s'], 1)} | {s['peak_memory_mib']:.1f} |"
         )
     tasks = list(next(iter(summary.values()))["wordnet"])
     limit = options["eval_limit"]
@@ -319,7 +313,7 @@ def report(results: dict) -> str:
         "|---|" + "---:|" * len(tasks),
     ]
     for name, s in summary.items():
-        lines.append(f"| {name} | " + " | ".join(_pm(s["wordnet"][task], 3) for task in tasks) + " |")
+        lines.append(f"| {name} | " + " | ".join(plus_minus(s["wordnet"][task], 3) for task in tasks) + " |")
     lines += ["", "The families' own statistics on the held-out tokens:", "", "| family | statistics |", "|---|---|"]
     lines += [f"| {name} | {_stats_cell(s['stats'])} |" for name, s in summary.items()]
     return "\n".join(lines)

@@ -19,6 +19,12 @@ def spread(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
 
 
+def plus_minus(pair: Sequence[float], digits: int) -> str:
+    """A (mean, sd) pair of `spread` as "mean ± sd", or the mean alone when sd is NaN (one seed)."""
+    mean, sd = pair
+    return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
 @torch.no_grad()
 def generation_speed(
     model, prompt: torch.Tensor, new_tokens: int, settings: dict[str, dict | None], repeats: int = 5
@@ -48,16 +54,18 @@ def generation_speed(
 
 
 class TrainingStep:
-    """One forward, backward and AdamW step of `model` on `tokens` (labels = inputs), called repeatedly."""
+    """One forward, backward and AdamW step of `model` on `tokens` (labels = inputs), called repeatedly;
+    `forward` runs the model (default: the model itself; a `torch.compile` of it, say)."""
 
-    def __init__(self, model, tokens: torch.Tensor) -> None:
+    def __init__(self, model, tokens: torch.Tensor, forward=None) -> None:
         self.model, self.tokens = model, tokens
+        self.forward = model if forward is None else forward
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def __call__(self) -> None:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        self.model(self.tokens, labels=self.tokens).loss.backward()
+        self.forward(self.tokens, labels=self.tokens).loss.backward()
         self.optimizer.step()
 
 
