@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCK := requirements.lock
 LATEST := .venv-latest
+NEXT := .venv-next
+PREVIOUS_TRANSFORMERS := 5.24.0
+PREVIOUS_SERVING := $(VENV)/transformers-$(PREVIOUS_TRANSFORMERS)
 LINTED := src tests benchmarks tools
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -13,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system lock test test-latest demo bench lint format clean presets-table
+.PHONY: install system lock test test-latest test-next demo bench lint format clean presets-table
 
 install: $(STAMP)
 
@@ -39,13 +42,22 @@ system:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } || \
 		echo "warning: no Chromium installed; the chat page test will skip"
 
-test: $(STAMP) system
+test: $(STAMP) system $(PREVIOUS_SERVING)/.installed
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q
+	PYTHONPATH=$(PREVIOUS_SERVING) $(BIN)/python -c "import transformers; print('serving on transformers', transformers.__version__)"
+	PYTHONPATH=$(PREVIOUS_SERVING) $(BIN)/python -m pytest -q tests/inference/test_serving.py
+
+# geolm serve's seam (geolm.serving.transformers_app) knows two generations of transformers' serving code: `make test`
+# runs the serving tests on the locked transformers and again on the last release of the older generation, laid over
+# the venv (its dependencies are the lock's).
+$(PREVIOUS_SERVING)/.installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --target $(PREVIOUS_SERVING) transformers==$(PREVIOUS_TRANSFORMERS)
+	touch $@
 
 # The whole suite in a separate venv with the newest versions the ranges allow (the lock is not used):
 # run it at the start of a session; docs/development.md says how to move the lock forward.
-test-latest:
+test-latest: system
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
@@ -53,6 +65,20 @@ test-latest:
 	$(LATEST)/bin/python tools/lock_drift.py $(LOCK)
 	$(LATEST)/bin/ruff check $(LINTED)
 	$(LATEST)/bin/python -m pytest -q
+
+# The whole suite on the newest releases past pyproject.toml's caps (torch stays at the locked CPU build), to see a
+# breaking release before users do: it prints what moved past a cap and what failed (docs/development.md).
+test-next: $(STAMP) system
+	rm -rf $(NEXT)
+	$(PYTHON) -m venv $(NEXT)
+	$(NEXT)/bin/python -m pip install --quiet --upgrade pip
+	$(BIN)/python tools/caps.py uncapped pyproject.toml > $(NEXT)/uncapped.txt
+	$(NEXT)/bin/python -m pip install --quiet --constraint lock-constraints.txt -r $(NEXT)/uncapped.txt
+	$(NEXT)/bin/python -m pip install --quiet --no-deps -e .
+	$(NEXT)/bin/python tools/lock_drift.py $(LOCK)
+	$(NEXT)/bin/ruff check $(LINTED)
+	$(NEXT)/bin/python -m pytest -q --junit-xml=$(NEXT)/results.xml; status=$$?; \
+		$(NEXT)/bin/python tools/caps.py report pyproject.toml $(NEXT)/results.xml; exit $$status
 
 demo: $(STAMP)
 	$(BIN)/geolm demo
@@ -73,4 +99,4 @@ format: $(STAMP)
 	$(BIN)/ruff format $(LINTED)
 
 clean:
-	rm -rf $(VENV) $(LATEST) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) $(NEXT) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -118,6 +118,17 @@ def test_completions_continue_the_prompt(client, checkpoint: Path, loaded) -> No
     assert got.choices[0].text == expected
 
 
+def test_without_max_tokens_a_reply_fills_the_context_and_stops_there(client, checkpoint: Path, loaded) -> None:
+    model, tokenizer = loaded
+    prompt = tokenizer("A cat is")["input_ids"]
+    room = model.config.max_position_embeddings - len(prompt)
+    expected = full_forward_greedy(model, prompt, room, end_ids=(tokenizer.eos_token_id,))
+    got = client.completions.create(model=str(checkpoint), prompt="A cat is", temperature=0)
+    assert got.usage.prompt_tokens == len(prompt)
+    assert got.usage.completion_tokens == len(expected) <= room
+    assert got.choices[0].text == tokenizer.decode(expected, skip_special_tokens=True)
+
+
 def test_four_concurrent_requests_are_all_answered_correctly(client, checkpoint: Path, loaded) -> None:
     model, tokenizer = loaded
     expected = [expected_reply(model, tokenizer, q) for q in QUESTIONS]

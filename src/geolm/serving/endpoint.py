@@ -1,15 +1,14 @@
 """`geolm serve`: the OpenAI-compatible endpoint of transformers (`transformers serve`), adapted to geolm.
 
 transformers' serving code already speaks the protocol on FastAPI: `/v1/models`, `/v1/chat/completions`
-with and without streaming, `/v1/completions`, `/v1/responses` and `/health`. Two things stop it from serving
-a geolm checkpoint, and this module adds only those:
+with and without streaming, `/v1/completions`, `/v1/responses` and `/health`. `transformers_app` builds that
+app for a geolm checkpoint (the only code that knows transformers' serving classes); this module puts geolm's
+request checks in front of it as ASGI middleware, which depends on no transformers internals:
 
-1. It finds a checkpoint's class as an attribute of the `transformers` module (`GeoForCausalLM` is not one),
-   so geolm's model classes are put there (`register_with_transformers`).
-2. It lets requests through that cannot be answered well: `max_tokens` below 1 ends in a 500, and a prompt
-   longer than the model's context is decoded past the positions it was trained on. The handlers here check
-   both before generating and answer 400 with an OpenAI-style error; with no `max_tokens` the reply may
-   fill what is left of the context (transformers would ask for 1024 tokens).
+`max_tokens` below 1 ends in a 500 in transformers, and a prompt longer than the model's context is decoded
+past the positions it was trained on. Both are answered 400 with an OpenAI-style error before any handler
+runs; with no `max_tokens` the reply may fill what is left of the context (transformers would ask for 1024
+tokens).
 
 Part state (coordinate context, memory slots) lives in the geolm cache that `generate()` starts from, so
 every family serves as it decodes elsewhere.
@@ -17,25 +16,13 @@ every family serves as it decodes elsewhere.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from fastapi.responses import JSONResponse
+
 from geolm.inference.loading import checked_checkpoint, default_device
-
-SERVED_CLASSES = ("GeoForCausalLM",)
-
-
-def register_with_transformers() -> None:
-    """Make geolm's model classes attributes of every `transformers` module object the serving code may hold."""
-    import sys
-
-    import transformers.cli.serving.model_manager as model_manager
-
-    import geolm
-
-    for module in {id(m): m for m in (sys.modules["transformers"], model_manager.transformers)}.values():
-        for name in SERVED_CLASSES:
-            setattr(module, name, getattr(geolm, name))
 
 
 def error_body(message: str, param: str | None, code: str) -> dict[str, Any]:
@@ -73,6 +60,14 @@ class ContextCheck:
             raise RequestError(400, "prompt must be a string", "prompt", "invalid_prompt")
         return len(self.tokenizer(prompt)["input_ids"])
 
+    def chat(self, body: dict) -> None:
+        """Check a chat request, filling in its reply budget where it gives none."""
+        self.fit(body, self.chat_prompt_tokens(body.get("messages")), ("max_completion_tokens", "max_tokens"))
+
+    def completion(self, body: dict) -> None:
+        """Check a completion request, filling in its reply budget where it gives none."""
+        self.fit(body, self.completion_prompt_tokens(body.get("prompt", "")), ("max_tokens",))
+
     def fit(self, body: dict, prompt_tokens: int, keys: tuple[str, ...]) -> None:
         """Refuse a budget below 1 or past the context; with none given, allow what the context has left."""
         given = next((key for key in keys if body.get(key) is not None), None)
@@ -100,52 +95,77 @@ class ContextCheck:
         body[keys[-1]] = left
 
 
+CHECKED_ROUTES = {"/v1/chat/completions": ContextCheck.chat, "/v1/completions": ContextCheck.completion}
+
+
+class RequestChecks:
+    """ASGI middleware: checks the JSON body of chat and completion requests before the app sees them.
+
+    A refused request gets its 4xx here; an accepted one goes on with its body as the checks left it (a default
+    `max_tokens` filled in). A body that is not a JSON object goes on untouched, for the app to refuse."""
+
+    def __init__(self, app: Any, check: ContextCheck) -> None:
+        self.app, self.check = app, check
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        checked = CHECKED_ROUTES.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if checked is None or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        raw = await read_body(receive)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            try:
+                checked(self.check, body)
+            except RequestError as error:
+                await JSONResponse(error.body, status_code=error.status)(scope, receive, send)
+                return
+            raw = json.dumps(body).encode()
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+            scope = {**scope, "headers": [*headers, (b"content-length", str(len(raw)).encode())]}
+        await self.app(scope, replay(raw, receive), send)
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an HTTP request, however many messages it came in."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Any) -> Any:
+    """A `receive` that gives `body` first, then whatever the client sends next (a disconnect)."""
+    sent = False
+
+    async def again() -> dict:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return again
+
+
 def build_app(checkpoint: str | Path, device: str | None = None) -> Any:
     """The FastAPI app of transformers' server, preloaded with `checkpoint`, with geolm's checks in front."""
-    from fastapi import Request
-    from fastapi.responses import JSONResponse
     from transformers import AutoConfig, AutoTokenizer
-    from transformers.cli.serving.chat_completion import ChatCompletionHandler
-    from transformers.cli.serving.completion import CompletionHandler
-    from transformers.cli.serving.model_manager import ModelManager
-    from transformers.cli.serving.response import ResponseHandler
-    from transformers.cli.serving.server import build_server
-    from transformers.cli.serving.systemone import SystemOneHandler
-    from transformers.cli.serving.transcription import TranscriptionHandler
-    from transformers.cli.serving.utils import GenerationState
+
+    from geolm.serving.transformers_app import transformers_app
 
     path = checked_checkpoint(checkpoint)
-    register_with_transformers()
-    config = AutoConfig.from_pretrained(path)
-    check = ContextCheck(AutoTokenizer.from_pretrained(path), config.max_position_embeddings)
-
-    class CheckedChat(ChatCompletionHandler):
-        def _validate_request(self, body: dict) -> None:
-            super()._validate_request(body)
-            check.fit(body, check.chat_prompt_tokens(body.get("messages")), ("max_completion_tokens", "max_tokens"))
-
-    class CheckedCompletion(CompletionHandler):
-        def _validate_request(self, body: dict) -> None:
-            super()._validate_request(body)
-            check.fit(body, check.completion_prompt_tokens(body.get("prompt", "")), ("max_tokens",))
-
-    manager = ModelManager(device=device or default_device().type, dtype="auto", force_model=str(path))
-    state = GenerationState(continuous_batching=False, compile=False, cb_config=None)
-    common = {"model_manager": manager, "generation_state": state}
-    app = build_server(
-        manager,
-        CheckedChat(**common, chat_template_kwargs={}),
-        completion_handler=CheckedCompletion(**common),
-        response_handler=ResponseHandler(**common, chat_template_kwargs={}),
-        transcription_handler=TranscriptionHandler(manager, state),
-        systemone_handler=SystemOneHandler(**common, chat_template_kwargs={}),
-        generation_state=state,
-    )
-
-    @app.exception_handler(RequestError)
-    async def refused(_request: Request, error: RequestError) -> JSONResponse:
-        return JSONResponse(error.body, status_code=error.status)
-
+    context = AutoConfig.from_pretrained(path).max_position_embeddings
+    check = ContextCheck(AutoTokenizer.from_pretrained(path), context)
+    app = transformers_app(path, device or default_device().type)
+    app.add_middleware(RequestChecks, check=check)
     return app
 
 
