@@ -16,7 +16,7 @@ export TOKENIZERS_PARALLELISM := false
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system lock test test-latest test-next demo bench lint format clean presets-table
+.PHONY: install system lock test test-latest test-next demo bench gpu-check lint format clean presets-table
 
 install: $(STAMP)
 
@@ -89,6 +89,13 @@ presets-table: $(STAMP)
 
 bench: $(STAMP) system
 	$(BIN)/python benchmarks/run.py
+
+# On a machine with a CUDA GPU and its own torch (PYTHON=python3 there): FlexAttention's tests, which skip
+# without CUDA, and the GPU benchmark section of docs/benchmarks.md; the results are copied to $OUT when set.
+gpu-check:
+	PYTHONPATH=src:. $(PYTHON) -m pytest -q -p no:cacheprovider tests/curvature/test_kernels.py -k "flex or cuda"
+	PYTHONPATH=src:. $(PYTHON) benchmarks/run.py --only curvature_gpu
+	if [ -n "$$OUT" ]; then cp docs/benchmarks.md docs/benchmarks.json "$$OUT"/; fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(LINTED)

@@ -25,6 +25,7 @@ SECTIONS = {
     "coordinate": ("benchmarks.coordinate_bench", "Coordinate-modulated Llama against the plain Llama"),
     "quality": ("benchmarks.quality_bench", "Coordinate-modulated against plain Llama: validation loss"),
     "curvature": ("benchmarks.curvature_bench", "Curvature attention against SDPA attention"),
+    "curvature_gpu": ("benchmarks.curvature_gpu_bench", "Curvature attention on a GPU: FlexAttention against SDPA"),
     "experts": ("benchmarks.experts_bench", "Mixture of geometric experts against dense Llamas"),
     "integrator": ("benchmarks.integrator_bench", "Integrator layers against a Llama of equal parameters"),
     "scaling": ("benchmarks.scaling_bench", "How each family's cost grows with sequence length and width"),
@@ -34,6 +35,7 @@ SECTIONS = {
     "demo": ("benchmarks.demo_bench", "The demo's answers to held-out questions"),
     "startup": ("benchmarks.startup_bench", "Start-up time of the command line"),
 }
+ON_DEMAND = {"curvature_gpu"}  # needs a GPU: run with --only (make gpu-check), never by default
 
 
 def main() -> None:
@@ -59,7 +61,7 @@ def main() -> None:
     command = "make bench" if command == "python benchmarks/run.py" else command
     for name in args.render or []:
         store[name]["markdown"] = importlib.import_module(SECTIONS[name][0]).markdown(store[name]["result"])
-    for name in [] if args.render else args.only or list(SECTIONS):
+    for name in [] if args.render else args.only or [name for name in SECTIONS if name not in ON_DEMAND]:
         module_name, title = SECTIONS[name]
         print(f"== {title}", flush=True)
         module = importlib.import_module(module_name)

@@ -4,12 +4,12 @@ import torch
 from transformers import AutoModelForCausalLM
 
 import geolm  # noqa: F401 (Auto registration)
+import geolm.curvature.attention as attention_module
 from geolm.config import GeoConfig
 from geolm.curvature import CurvatureAttention, CurvatureOptions
-from geolm.curvature.attention import GeodesicSoftmax, key_mask
+from geolm.curvature.attention import GeodesicSoftmax, causal_mask
 from geolm.errors import ConfigError
 from geolm.modeling import GeoForCausalLM, GeoForSequenceClassification, GeoForTokenClassification
-from geolm.nn.context import ForwardContext
 from geolm.params import parameter_table
 from geolm.testing import assert_cache_matches_forward, assert_causal
 
@@ -90,12 +90,9 @@ def test_padding_and_chunked_prefill_give_the_unpadded_logits(make_model) -> Non
     torch.testing.assert_close(torch.cat(parts, 1), alone, atol=1e-5, rtol=1e-5)
 
 
-def test_key_mask_aligns_the_causal_triangle_to_the_newest_queries() -> None:
-    ctx = ForwardContext(position_ids=torch.zeros(1, 2), attention_mask=None, is_causal=True)
-    assert key_mask(ctx, 2, 5, torch.device("cpu")).tolist() == [[True] * 4 + [False], [True] * 5]
-    assert key_mask(ctx, 1, 5, torch.device("cpu")) is None
-    encoder = ForwardContext(position_ids=torch.zeros(1, 2), attention_mask=None, is_causal=False)
-    assert key_mask(encoder, 3, 3, torch.device("cpu")) is None
+def test_the_causal_mask_aligns_its_triangle_to_the_newest_queries() -> None:
+    assert causal_mask(2, 5, torch.device("cpu")).tolist() == [[True] * 4 + [False], [True] * 5]
+    assert causal_mask(3, 3, torch.device("cpu")).tolist() == [[True, False, False], [True, True, False], [True] * 3]
 
 
 @pytest.mark.parametrize("head", [GeoForSequenceClassification, GeoForTokenClassification])
@@ -121,14 +118,14 @@ def test_bfloat16_keeps_scores_in_float32(make_model, monkeypatch) -> None:
     model = make_model()
     tokens = torch.randint(0, 256, (2, 8))
     seen = []
-    original = CurvatureAttention.geometry
+    original = attention_module.augmented
 
-    def spy(self, q, k):
-        half_chord_sq, kappa, weight = original(self, q, k)
-        seen.append((q.dtype, half_chord_sq.dtype))
-        return half_chord_sq, kappa, weight
+    def spy(q, k, kappa, weight):
+        rows, *rest = original(q, k, kappa, weight)
+        seen.append((q.dtype, rows.dtype))
+        return rows, *rest
 
-    monkeypatch.setattr(CurvatureAttention, "geometry", spy)
+    monkeypatch.setattr(attention_module, "augmented", spy)
     with torch.no_grad():
         full = model(tokens).logits
         with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -17,13 +17,17 @@ import torch
 from torch import nn
 
 from geolm.config import GeoConfig
+from geolm.curvature.blockwise import blockwise_attention
+from geolm.curvature.flex import flex_geodesic_attention
 from geolm.curvature.options import CurvatureOptions
+from geolm.errors import ConfigError
 from geolm.geometry.stereographic import (
     apply,
+    augmented_rows,
     distance_from_half_chord,
+    full_precision,
     half_chord_distance_grads,
     half_chord_distance_values,
-    half_chord_pairwise,
     sum_of_products,
     tangent_terms,
 )
@@ -43,22 +47,71 @@ def initial_kappa(init: str, heads: int) -> torch.Tensor:
     return torch.zeros(heads)
 
 
-def key_mask(ctx: ForwardContext, queries: int, keys: int, device: torch.device) -> torch.Tensor | None:
-    """Boolean (…, T, S) mask of the keys each query may see, or None when it sees all of them.
-
-    The model's mask is used when it has one; otherwise a causal model needs the triangle aligned to the
-    last query (the newest `queries` of `keys` positions), and one query or an encoder needs nothing.
-    """
-    if ctx.attention_mask is not None:
-        return ctx.attention_mask
-    if not ctx.is_causal or queries == 1:
-        return None
+def causal_mask(queries: int, keys: int, device: torch.device) -> torch.Tensor:
+    """(T, S), True where a query may see a key: the queries are the newest `queries` of `keys` positions."""
     return torch.ones(queries, keys, dtype=torch.bool, device=device).tril(keys - queries)
 
 
 def wide(x: torch.Tensor) -> torch.Tensor:
     """`x` in float32, or float64 if it already is."""
     return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def augmented(
+    q: torch.Tensor, k: torch.Tensor, kappa: torch.Tensor, weight: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Augmented rows q′, k′ whose dot products are the squared half-chords ℓ² (`geolm.curvature.score`), and
+    κ and w = −1/τ, grouped as (B, H_kv, G, …).
+
+    Queries (B, H, T, D) and keys (B, H_kv, S, D) are scaled by 1/√D, taken to the manifold by expmap0
+    (projected into the ball for κ < 0) and described in float32 or wider: q′ is (B, H_kv, G, T, D + 2)
+    and k′ (B, H_kv, G, S, D + 2), since a key's row terms depend on the curvature of the query head.
+    κ and w (H,) come back as (H_kv, G, 1, 1).
+    """
+    bsz, heads, queries, dim = q.shape
+    kv_heads = k.shape[1]
+    groups = heads // kv_heads
+    scale = dim**-0.5
+    u = wide(q).view(bsz, kv_heads, groups, queries, dim) * scale
+    v = wide(k).unsqueeze(2) * scale
+    kappa = kappa.to(u.dtype).view(kv_heads, groups, 1, 1)
+    rows, columns = tangent_terms(u, v, kappa)
+    return *augmented_rows(rows, u, columns, v), kappa, weight.to(u.dtype).view(kv_heads, groups, 1, 1)
+
+
+def geodesic_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    kappa: torch.Tensor,
+    weight: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    causal: bool = False,
+    kernel: str = "reference",
+    dropout: float = 0.0,
+) -> torch.Tensor:
+    """Curvature attention of queries (B, H, T, D) over keys and values (B, H_kv, S, D): (B, H, T, D).
+
+    Head h scores a key by w_h·d_κh(query, key) with w = −1/τ (κ and w are (H,)). `mask` (B or 1, 1, T, S)
+    is True where a query may attend; without one, `causal` lets the queries (the newest T of S positions)
+    see keys up to their own. `kernel` is "reference", "blockwise" or "flex" (docs/curvature.md); `dropout`
+    (reference only) drops attention probabilities.
+    """
+    bsz, heads, queries = q.shape[:3]
+    keys = k.shape[2]
+    rows, columns, kappa, weight = augmented(q, k, kappa, weight)
+    if kernel == "reference":
+        if mask is None and causal and queries > 1:
+            mask = causal_mask(queries, keys, q.device)
+        hidden = None if mask is None else ~(mask if mask.dim() < 4 else mask.unsqueeze(2))
+        probs = apply(GeodesicSoftmax, half_chord_product(rows, columns), kappa, weight, hidden)[0].to(v.dtype)
+        if dropout:
+            probs = nn.functional.dropout(probs, dropout)
+        return (probs.view(bsz, k.shape[1], -1, keys) @ v).view(bsz, heads, queries, -1)  # no copy of shared v
+    fused = flex_geodesic_attention if kernel == "flex" else blockwise_attention
+    grouped_mask = None if mask is None else mask.unsqueeze(2)
+    out = fused(rows, columns, v.unsqueeze(2), kappa, weight, grouped_mask, causal and mask is None)
+    return out.to(v.dtype).view(bsz, heads, queries, -1)
 
 
 @ATTENTION.register("curvature")
@@ -79,22 +132,15 @@ class CurvatureAttention(GroupedQueryAttention):
         """Curvature of each query head, shape (H,)."""
         return KAPPA_MAX * torch.tanh(self.raw_kappa)
 
-    def geometry(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ℓ² of every (query, key) pair on each head's manifold, κ and −1/τ, grouped as (B, H_kv, G, …).
+    @property
+    def weight(self) -> torch.Tensor:
+        """−1/τ of each query head, shape (H,): scores are w·d."""
+        return -torch.exp(-self.log_tau)
 
-        Queries (B, H, T, D) and keys (B, H_kv, S, D) are scaled by 1/√D, taken to the manifold by expmap0
-        (projected into the ball for κ < 0) and compared in float32 or wider: ℓ² is (B, H_kv, G, T, S).
-        """
-        bsz, heads, queries, dim = q.shape
-        kv_heads = k.shape[1]
-        groups = heads // kv_heads
-        scale = dim**-0.5
-        u = wide(q).view(bsz, kv_heads, groups, queries, dim) * scale
-        v = wide(k).unsqueeze(2) * scale
-        kappa = self.kappa.to(u.dtype).view(kv_heads, groups, 1, 1)
-        weight = -self.log_tau.to(u.dtype).neg().exp().view(kv_heads, groups, 1, 1)
-        rows, columns = tangent_terms(u, v, kappa)
-        return half_chord_pairwise(rows, u, columns, v), kappa, weight
+    def geometry(self, q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ℓ² of every (query, key) pair on each head's manifold (B, H_kv, G, T, S), κ and −1/τ."""
+        rows, columns, kappa, weight = augmented(q, k, self.kappa, self.weight)
+        return half_chord_product(rows, columns), kappa, weight
 
     def scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """-d/τ for queries (B, H, T, D) and keys (B, H_kv, S, D): (B, H, T, S) in float32 or wider."""
@@ -102,18 +148,47 @@ class CurvatureAttention(GroupedQueryAttention):
         bsz, heads, queries, keys = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
         return (distance_from_half_chord(half_chord_sq, kappa) * weight).view(bsz, heads, queries, keys)
 
+    def kernel(self, ctx: ForwardContext, queries: int, device: torch.device) -> str:
+        """The back-end this forward runs: the `kernel` option, or what "auto" picks for these inputs."""
+        chosen = ctx.current(self.options).kernel
+        dropping = self.training and self.dropout > 0
+        if chosen == "auto":
+            if dropping or queries == 1:
+                return "reference"
+            return "flex" if device.type == "cuda" and torch.is_grad_enabled() else "blockwise"
+        if dropping and chosen != "reference":
+            raise ConfigError(
+                f"part_options['attention']['kernel'] = {chosen!r} applies no attention dropout "
+                f"(attention_dropout = {self.dropout}); use 'auto' or 'reference'"
+            )
+        if chosen == "flex" and device.type != "cuda" and torch.is_grad_enabled() and self.raw_kappa.requires_grad:
+            raise ConfigError(
+                f"part_options['attention']['kernel'] = 'flex' cannot train on {device.type}: torch runs "
+                "FlexAttention's backward on CUDA only; use 'auto' or 'blockwise'"
+            )
+        return chosen
+
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext) -> torch.Tensor:
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
-        keys = k.shape[2]
-        mask = key_mask(ctx, seq, keys, x.device)
-        hidden = None if mask is None else ~(mask if mask.dim() < 4 else mask.unsqueeze(2))
-        probs = apply(GeodesicSoftmax, *self.geometry(q, k), hidden)[0].to(v.dtype)
-        if self.training and self.dropout:
-            probs = nn.functional.dropout(probs, self.dropout)
-        out = probs.view(bsz, self.num_kv_heads, -1, keys) @ v  # shared value heads, no copy
-        out = out.view(bsz, self.num_heads, seq, self.head_dim).transpose(1, 2).reshape(bsz, seq, -1)
-        return self.o_proj(out, ctx)
+        out = geodesic_attention(
+            q,
+            k,
+            v,
+            self.kappa,
+            self.weight,
+            ctx.attention_mask,
+            ctx.is_causal,
+            self.kernel(ctx, seq, x.device),
+            self.dropout if self.training else 0.0,
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1), ctx)
+
+
+@full_precision
+def half_chord_product(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """ℓ² of every pair of augmented rows, in float32 or wider even under autocast."""
+    return rows @ columns.mT
 
 
 class GeodesicSoftmax(torch.autograd.Function):
@@ -130,9 +205,10 @@ class GeodesicSoftmax(torch.autograd.Function):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         d = half_chord_distance_values(half_chord_sq, kappa)
         scores = d * weight
-        if hidden is not None:
-            scores.masked_fill_(hidden, float("-inf"))
-        return scores.softmax(-1), d
+        if hidden is None:
+            return scores.softmax(-1), d
+        probs = scores.masked_fill_(hidden, float("-inf")).softmax(-1)
+        return probs.nan_to_num_(0.0), d  # a row that sees nothing: zeros, as the other back-ends give
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:

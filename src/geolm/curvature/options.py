@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from geolm.nn.options import PartOptions, boolean, one_of, option, positive
 
 INITS = ("zero", "random", "linspace")
+KERNELS = ("auto", "flex", "blockwise", "reference")
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,11 @@ class CurvatureOptions(PartOptions):
     "random" draws κ uniformly in [-1, 1]; "linspace" spreads κ over [-1, 1] across heads, the published
     design's start (half the heads hyperbolic and half spherical before any training), kept for comparison.
     `tau` is the starting temperature of scores -d/τ; `learn_tau` makes it a trained per-head parameter.
+    `kernel` picks how scores are computed (docs/curvature.md): "flex" (FlexAttention, fused; its backward
+    needs CUDA), "blockwise" (blocks of queries, memory linear in the length, any device), "reference" (every
+    distance at once, the test oracle) or "auto": flex to train on CUDA, blockwise elsewhere (inference
+    too: FlexAttention compiles anew for every new length), reference for a single query (a decoding step)
+    and under attention dropout, which only the reference applies.
     """
 
     kind = "attention"
@@ -24,3 +30,4 @@ class CurvatureOptions(PartOptions):
     init: str = option("zero", one_of(*INITS), f"one of {', '.join(INITS)}")
     tau: float = option(1.0, positive, "a positive number")
     learn_tau: bool = option(True, boolean, "true or false")
+    kernel: str = option("auto", one_of(*KERNELS), f"one of {', '.join(KERNELS)}", phase=True)

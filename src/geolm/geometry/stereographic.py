@@ -153,30 +153,37 @@ def half_chord_distance_values(half_chord_sq: torch.Tensor, k: torch.Tensor) -> 
     return values.mul_(2 / magnitude.sqrt())
 
 
-def half_chord_distance_grads(
-    half_chord_sq: torch.Tensor, k: torch.Tensor, d: torch.Tensor, grad: torch.Tensor, need_k: bool = True
+def half_chord_distance_slopes(
+    half_chord_sq: torch.Tensor, k: torch.Tensor, d: torch.Tensor, need_k: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Gradients of Σ grad·d with respect to ℓ² and κ, from ℓ², κ and d = `half_chord_distance_values`.
+    """∂d/∂ℓ² and ∂d/∂κ elementwise, from ℓ², κ and d = `half_chord_distance_values`.
 
     ∂d/∂ℓ² = 1/√(ℓ²(1 − κℓ²)) (zero where ℓ² <= tiny: coincident points) and ∂d/∂κ = (ℓ²·∂d/∂ℓ² − d/2)/κ,
     replaced by its series 2ℓ³·A'(κℓ²) near κℓ² = 0 so that it stays exact through κ = 0 (A'(0) = 1/6).
-    κ's gradient is summed over the dimensions κ was broadcast along.
+    Attention evaluates this on every score, so it works in place on buffers of its own.
     """
     info = torch.finfo(half_chord_sq.dtype)
     s = half_chord_sq.clamp_min(info.tiny)
     z = (s * k).clamp_max_(1 - info.eps)
     slope_s = (1 - z).mul_(s).rsqrt_().masked_fill_(half_chord_sq <= info.tiny, 0)
-    grad_s = grad * slope_s
     if not need_k:
-        return grad_s, None
-    closed = slope_s.mul_(s).add_(d, alpha=-0.5).div_(k)
+        return slope_s, None
+    closed = (slope_s * s).add_(d, alpha=-0.5).div_(k)
     series = torch.full_like(z, CURVATURE_SLOPE_SERIES[-1])
     for coefficient in reversed(CURVATURE_SLOPE_SERIES[:-1]):
         series.mul_(z).add_(coefficient)
     series.mul_(s.sqrt().mul_(s))
     radius = CURVATURE_SLOPE_RADIUS.get(z.dtype, CURVATURE_SLOPE_RADIUS[torch.float32])
-    slope_k = torch.where(z.abs_() > radius, closed, series)
-    return grad_s, sum_of_products(grad, slope_k, k.shape)
+    return slope_s, torch.where(z.abs_() > radius, closed, series)
+
+
+def half_chord_distance_grads(
+    half_chord_sq: torch.Tensor, k: torch.Tensor, d: torch.Tensor, grad: torch.Tensor, need_k: bool = True
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Gradients of Σ grad·d with respect to ℓ² and κ (`half_chord_distance_slopes`); κ's gradient is summed
+    over the dimensions κ was broadcast along."""
+    slope_s, slope_k = half_chord_distance_slopes(half_chord_sq, k, d, need_k)
+    return grad * slope_s, None if slope_k is None else sum_of_products(grad, slope_k, k.shape)
 
 
 def sum_to_shape(x: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -327,19 +334,30 @@ def tangent_terms(
     return RowTerms(*x.split(1, -1)), RowTerms(*y.split(1, -1))
 
 
-@full_precision
-def half_chord_pairwise(x: RowTerms, x_dirs: torch.Tensor, y: RowTerms, y_dirs: torch.Tensor) -> torch.Tensor:
-    """ℓ² for every (i, j), shape (..., N, M), as one matrix product of augmented rows.
+def augmented_rows(
+    x: RowTerms, x_dirs: torch.Tensor, y: RowTerms, y_dirs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows x′ (..., N, D + 2) and y′ (..., M, D + 2) whose dot products are the squared half-chords:
+    ℓ²_ij = ⟨x′_i, y′_j⟩ with x′ = (ρ, b, −2 f p) and y′ = (b, ρ, f p).
 
-    ℓ²_ij = ⟨(ρ_i, b_i, −2 f_i p_i), (b_j, ρ_j, f_j p_j)⟩, so the row terms ride along in two extra columns and
-    no (N, M) tensor is touched elementwise; `x_dirs` and `y_dirs` are the p rows, (..., N, D) and (..., M, D).
+    So ℓ² of every pair is one matrix product, and an attention kernel can treat x′ and y′ as queries and keys
+    whose scores are an elementwise function of their dot product (`geolm.curvature.score`). `x_dirs` and
+    `y_dirs` are the p rows, (..., N, D) and (..., M, D).
     """
 
     def augmented(first: torch.Tensor, second: torch.Tensor, scaled: torch.Tensor) -> torch.Tensor:
         lead = broadcast_shape(first.shape[:-1], scaled.shape[:-1])
         return torch.cat([first.expand(*lead, 1), second.expand(*lead, 1), scaled.expand(*lead, -1)], -1)
 
-    return augmented(x.rho, x.b, -2 * x.f * x_dirs) @ augmented(y.b, y.rho, y.f * y_dirs).mT
+    return augmented(x.rho, x.b, -2 * x.f * x_dirs), augmented(y.b, y.rho, y.f * y_dirs)
+
+
+@full_precision
+def half_chord_pairwise(x: RowTerms, x_dirs: torch.Tensor, y: RowTerms, y_dirs: torch.Tensor) -> torch.Tensor:
+    """ℓ² for every (i, j), shape (..., N, M), as one matrix product of augmented rows (`augmented_rows`): the
+    row terms ride along in two extra columns and no (N, M) tensor is touched elementwise."""
+    rows, columns = augmented_rows(x, x_dirs, y, y_dirs)
+    return rows @ columns.mT
 
 
 @full_precision
