@@ -74,6 +74,8 @@ def throughput(
     `compiled` runs both through `torch.compile` (the training forward as it is; the generation forward with
     dynamic shapes, since the cache grows every step); compilation happens in the untimed warm-up calls.
     """
+    if compiled:
+        torch._dynamo.reset()  # guards kept from earlier compilations would count towards the recompile limit
     vocab = min(m.config.vocab_size for m in models.values())
     tokens = torch.randint(3, vocab, (batch, seq_len), generator=torch.Generator().manual_seed(0))
 

@@ -80,6 +80,8 @@ def measure_point(width: int, length: int) -> dict[str, dict[str, float]]:
 def measure_compiled(length: int) -> dict[str, float]:
     """Training tokens/s of llama and curvature under `torch.compile` at one sequence length (compiled in the
     untimed warm-up steps)."""
+    torch._dynamo.reset()  # each length compiles afresh: guards kept from earlier lengths would pass the
+    # recompile limit and leave the layers eager without a word
     configs, tokens = point(BASE_WIDTH, length)
     steps = {}
     for name in COMPILED:
