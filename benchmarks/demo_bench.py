@@ -1,6 +1,6 @@
 """What `make demo` shows: held-out questions answered by the demo's model and by its untrained twin.
 
-The demo's own recipe (`geolm.cli.demo.train_demo_model`) with its default steps, scored on 50 held-out
+The demo's own recipe (`geolm.experiments.demo.train_demo_model`) with its default steps, scored on 50 held-out
 questions instead of the demo's 20; the time is the demo's whole run (tokenizer, data, training, answers).
 """
 
@@ -14,7 +14,7 @@ QUESTIONS, STEPS, PRESET, SEED = 50, 360, "geometric-llama-demo", 0
 
 
 def run() -> dict:
-    from geolm.cli.demo import answer_with_untrained, train_demo_model
+    from geolm.experiments.demo import answer_with_untrained, train_demo_model
     from geolm.experiments.questions import score
 
     start = time.perf_counter()

@@ -16,43 +16,29 @@ STEPS, BATCH, BLOCK = 150, 8, 256
 
 def run() -> dict:
     """Train each preset for STEPS steps and report its best held-out validation loss."""
-    from geolm.cli.train import curriculum_and_data, prepare_run
+    from geolm import api
     from geolm.data.tokenizer import save_tokenizer
-    from geolm.presets import preset_recipe
-    from geolm.training import TrainArgs, train
 
+    args = api.TrainArgs(
+        steps=STEPS, batch_size=BATCH, lr=1e-3, warmup_steps=15, eval_every=50, eval_batches=16, save_every=0, seed=0
+    )
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer_dir = None
         for preset in PRESETS:
-            out = Path(tmp) / preset
-            run_ = prepare_run(
+            spec = api.RunSpec(
                 preset=preset,
-                config_file=None,
-                data=None,
-                out=out,
-                resume=None,
-                seed=0,
+                out=Path(tmp) / preset,
+                tokenizer=tokenizer_dir,
                 block_size=BLOCK,
-                tokenizer_dir=tokenizer_dir,
-                vocab_size=None,
                 max_train_tokens=STEPS * BATCH * BLOCK,
+                args=args,
             )
+            run_ = api.prepare(spec)
             if tokenizer_dir is None:
-                tokenizer_dir = save_tokenizer(run_["tokenizer"], Path(tmp) / "tokenizer")
-            plan, data = curriculum_and_data(run_, None, preset_recipe(preset), BLOCK, 0)
-            args = TrainArgs(
-                steps=STEPS,
-                batch_size=BATCH,
-                lr=1e-3,
-                warmup_steps=15,
-                eval_every=50,
-                eval_batches=16,
-                save_every=0,
-                seed=0,
-            )
+                tokenizer_dir = save_tokenizer(run_.tokenizer, Path(tmp) / "tokenizer")
             start = time.perf_counter()
-            result = train(run_["model"], data, run_["validation"], args, out, curriculum=plan)
+            result = api.train_prepared(run_)
             results[preset] = {"best_val_loss": result.best_val_loss, "seconds": time.perf_counter() - start}
     return {"steps": STEPS, "tokens": STEPS * BATCH * BLOCK, "runs": results}
 

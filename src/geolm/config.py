@@ -186,3 +186,16 @@ class GeoConfig(PretrainedConfig):
             return cls.from_preset(preset, **data) if preset else cls(**data)
         except ConfigError as err:
             raise ConfigError(f"{path}: {err}") from None
+
+
+def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`overrides` with its part options merged per kind into `base`'s (a preset's or a config file's fields):
+    `GeoConfig.from_preset(name, part_options=...)` replaces the whole dict, so callers that add options to
+    a preset's merge them here first."""
+    merged = {key: value for key, value in overrides.items() if key != "part_options"}
+    if overrides.get("part_options"):
+        options = {kind: dict(settings) for kind, settings in (base.get("part_options") or {}).items()}
+        for kind, settings in overrides["part_options"].items():
+            options[kind] = {**options.get(kind, {}), **settings}
+        merged["part_options"] = options
+    return merged

@@ -12,7 +12,7 @@ import typer
 from clirun import run
 from typer.testing import CliRunner
 
-from geolm import GeoConfig
+from geolm import GeoConfig, api
 from geolm.cli import train as train_cli
 from geolm.data import encode_documents, pack
 from geolm.data.corpus import corpus_texts
@@ -161,10 +161,10 @@ def test_recipe_flags_option_prints_the_flags() -> None:
 
 
 def test_flags_are_read_before_any_data_or_model_work(monkeypatch, tmp_path: Path) -> None:
-    def never(**_):
-        raise AssertionError("prepare_run was reached")
+    def never(*_):
+        raise AssertionError("api.prepare was reached")
 
-    monkeypatch.setattr(train_cli, "prepare_run", never)
+    monkeypatch.setattr(api, "prepare", never)
     result = cli("--preset", "mgm-tiny", "--hidden-dim", "0", "--out", str(tmp_path / "run"))
     assert isinstance(result.exception, ConfigError) and "--hidden-dim: must be" in str(result.exception)
     plan = tmp_path / "plan.json"
@@ -178,9 +178,9 @@ def test_flags_are_read_before_any_data_or_model_work(monkeypatch, tmp_path: Pat
 def test_flags_apply_over_a_config_file(tmp_path: Path) -> None:
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"preset": "mgm-tiny", "num_hidden_layers": 1}))
-    base = train_cli.base_fields("mgm-tiny", path)
+    base = api.base_fields("mgm-tiny", path)
     overrides = parse("--experts-num", "14", "--hidden-dim", "48", base=base).config_overrides(base)
-    config = train_cli.model_config("mgm-tiny", path, **overrides)
+    config = api.model_config(api.RunSpec(preset="mgm-tiny", config=path, overrides=overrides))
     moe = config.resolved_options()["ffn"]
     assert (config.num_hidden_layers, config.hidden_size, moe.num_experts, moe.expert_size) == (1, 48, 14, 64)
     assert config.part_options["memory"] == TINY["part_options"]["memory"]
@@ -242,7 +242,7 @@ def test_geolm_train_takes_the_seeds_flags(tmp_path: Path) -> None:
     assert json.loads((out / "last" / "trainer_state" / "state.json").read_text())["step"] == 10
     # a resumed run keeps its checkpoint's model
     other = run("train", *SEED_RUN, "--out", str(out), "--skip-setup", "--hidden-dim", "64")
-    assert other.returncode == 2 and "has hidden_size 32, the recipe's flags ask for 64" in other.stderr
+    assert other.returncode == 2 and "has hidden_size 32, the run asks for 64" in other.stderr
 
 
 def test_geolm_train_refuses_a_flag_of_no_one(tmp_path: Path) -> None:

@@ -28,9 +28,11 @@ def test_no_warmup_starts_at_peak():
 
 
 def test_default_warmup_leaves_a_short_run_most_of_its_steps_to_decay():
-    from geolm.cli.train import default_warmup
+    from geolm.training.args import TrainArgs, default_warmup
 
     assert [default_warmup(steps) for steps in (5, 40, 300, 1000, 50_000)] == [0, 4, 30, 100, 100]
+    assert TrainArgs(steps=50).warmup_steps == 5  # from Python as from `geolm train`
+    assert TrainArgs(steps=3, warmup_steps=10).warmup_steps == 3
     steps = 40
     factors = [lr_factor(s, steps, default_warmup(steps), 0.1) for s in range(steps)]
     assert factors.index(max(factors)) == default_warmup(steps) - 1 and factors[-1] == pytest.approx(0.1)

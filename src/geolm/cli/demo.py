@@ -28,6 +28,7 @@ def demo(
 
     Example: geolm demo --steps 360
     """
+    from geolm.experiments.demo import answer_with_untrained, train_demo_model
     from geolm.experiments.questions import answers_record, score
     from geolm.files import write_atomic
 
@@ -68,52 +69,6 @@ def demo(
         f"  .venv/bin/geolm verify {run_dir / 'best'}",
         soft_wrap=True,  # commands stay on one line, copyable, however narrow the terminal
     )
-
-
-def train_demo_model(run_dir: Path, preset: str, steps: int, seed: int) -> tuple:
-    """The demo's recipe: a fresh tokenizer, `steps` steps of 16 x 128 tokens at lr 2e-3, the model's default
-    curriculum; returns the best checkpoint's model and tokenizer and its validation loss."""
-    from geolm.cli.train import curriculum_and_data, prepare_run
-    from geolm.inference.loading import load_for_inference
-    from geolm.presets import preset_recipe
-    from geolm.training import TrainArgs, train
-
-    run = prepare_run(
-        preset=preset,
-        config_file=None,
-        data=None,
-        out=run_dir,
-        resume=None,
-        seed=seed,
-        block_size=128,
-        tokenizer_dir=None,
-        vocab_size=None,
-        max_train_tokens=steps * 16 * 128,  # one pass over fresh data, no more tokenizing than needed
-    )
-    args = TrainArgs(steps=steps, batch_size=16, lr=2e-3, warmup_steps=30, eval_every=120, save_every=0, seed=seed)
-    plan, train_data = curriculum_and_data(run, None, preset_recipe(preset), 128, seed)
-    result = train(
-        run["model"], train_data, run["validation"], args, run_dir, tokenizer=run["tokenizer"], curriculum=plan
-    )
-    model, tokenizer = load_for_inference(run_dir)
-    return model, tokenizer, result.best_val_loss
-
-
-def answer_with_untrained(model, tokenizer, questions: int, seed: int) -> tuple[list, list]:
-    """Answers to the first `questions` held-out questions from `model` and from its untrained twin
-    (the same config initialised with `seed`), which shows what training added."""
-    import torch
-
-    from geolm.experiments.questions import answer_questions
-    from geolm.modeling import GeoForCausalLM
-
-    with console.status(f"answering {questions} held-out questions"):
-        answers = answer_questions(model, tokenizer, questions)
-    torch.manual_seed(seed)
-    untrained = GeoForCausalLM(model.config).eval()
-    with console.status("asking the same questions of the untrained model"):
-        baseline = answer_questions(untrained, tokenizer, questions)
-    return answers, baseline
 
 
 def free_run_dir(out: Path) -> Path:

@@ -97,14 +97,15 @@ class Menu:
                 self.console.print(f"error: {message}")
 
     def train(self) -> None:
-        from geolm.cli.train import train
+        from geolm import api
+        from geolm.cli.train import summary_table
 
         preset = self.ask("preset", "curvature-tiny")
         steps = self.ask_int("steps", 100)
         out = self.ask("output directory", f"runs/{preset}")
         tokens = self.ask_int("training tokens", 1_000_000)
-        args = ["--preset", preset, "--steps", str(steps), "--out", out, "--max-train-tokens", str(tokens)]
-        invoke(train, args)
+        spec = api.RunSpec(preset=preset, out=out, max_train_tokens=tokens, args=api.TrainArgs(steps=steps))
+        self.console.print(summary_table(api.train(spec), steps))
 
     def chat(self) -> None:
         from geolm.inference.session import ChatSession

@@ -18,7 +18,7 @@ class TrainArgs:
     `batch_size` is per device and per micro-step: one optimizer step sees
     `batch_size * grad_accum * num_processes` blocks. `clip` of 0 disables clipping; `eval_every`,
     `save_every` and `log_every` of 0 disable the periodic action (the end of the run still evaluates,
-    saves and logs).
+    saves and logs). `warmup_steps` defaults to `default_warmup(steps)` and never exceeds `steps`.
     """
 
     steps: int = 1000
@@ -26,7 +26,7 @@ class TrainArgs:
     grad_accum: int = 1
     lr: float = 3e-4
     min_lr_ratio: float = 0.1
-    warmup_steps: int = 100
+    warmup_steps: int | None = None
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
     eps: float = 1e-8
@@ -48,7 +48,10 @@ class TrainArgs:
             self.report_to = [] if self.report_to in ("", "none") else [self.report_to]
         self.report_to = list(self.report_to)
         self.betas = (float(self.betas[0]), float(self.betas[1]))
+        if self.warmup_steps is None and _is_int(self.steps):
+            self.warmup_steps = default_warmup(self.steps)
         self.validate()
+        self.warmup_steps = min(self.warmup_steps, self.steps)
 
     def validate(self) -> None:
         """Raise one `ConfigError` naming the first bad key, its value and what is allowed."""
@@ -101,6 +104,11 @@ class TrainArgs:
         if unknown:
             raise ConfigError(unknown_names("train arg", unknown, allowed))
         return cls(**data)
+
+
+def default_warmup(steps: int) -> int:
+    """A tenth of the run, at most 100 steps, so a short run still spends most of its steps decaying."""
+    return min(100, steps // 10)
 
 
 def _is_int(value: Any) -> bool:

@@ -72,15 +72,10 @@ class RecipeFlags:
     start: RecipeStart | None = None
 
     def config_overrides(self, base: Mapping[str, Any]) -> dict[str, Any]:
-        """`config` with its part options merged per kind into `base`'s (a preset's or a config file's fields):
-        `GeoConfig.from_preset(name, part_options=...)` replaces the whole dict, so the merge happens here."""
-        overrides = {key: value for key, value in self.config.items() if key != "part_options"}
-        if self.config.get("part_options"):
-            merged = {kind: dict(options) for kind, options in (base.get("part_options") or {}).items()}
-            for kind, options in self.config["part_options"].items():
-                merged[kind] = {**merged.get(kind, {}), **options}
-            overrides["part_options"] = merged
-        return overrides
+        """`config` with its part options merged per kind into `base`'s (`geolm.config.merge_overrides`)."""
+        from geolm.config import merge_overrides
+
+        return merge_overrides(dict(base), self.config)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,368 @@
+"""geolm from Python: what `geolm train`, `generate` and `evaluate` do, as functions a script or notebook calls.
+
+A run is described by one `RunSpec` (model, data, tokenizer, training arguments, recipe, where it goes and
+where it resumes from); `prepare(spec)` builds what it needs and `train(spec)` runs it. `load`, `generate` and
+`evaluate` work on a finished run or checkpoint. The command line is a thin layer over these functions.
+
+    >>> from geolm import api
+    >>> spec = api.RunSpec(preset="llama-tiny", data=("notes.txt",), out="runs/tiny", block_size=32,
+    ...                    args=api.TrainArgs(steps=2, batch_size=2, eval_every=0, save_every=0))
+    >>> result = api.train(spec)
+    >>> model, tokenizer = api.load("runs/tiny")
+    >>> result.step
+    2
+    >>> reply = api.generate(model, tokenizer, "The heron", max_new_tokens=4, greedy=True)
+    >>> len(reply.token_ids) <= 4
+    True
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+
+from geolm.errors import CheckpointError, ConfigError
+from geolm.training.args import TrainArgs
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from geolm.data import TokenBlocks
+    from geolm.inference.generation import Generation
+    from geolm.training import Curriculum, TrainResult
+
+__all__ = ["PreparedRun", "RunSpec", "TrainArgs", "evaluate", "generate", "load", "prepare", "train"]
+
+console = Console(stderr=True)
+TOKENIZER_DOCUMENTS = 2_000_000  # a new tokenizer learns from at most this many documents
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a training run depends on.
+
+    The model is `preset`, or the JSON `config` file (which may name a preset), with `overrides` (config
+    fields; `part_options` is merged per kind) on top. `data` are files or directories in any accepted format;
+    none means the embedded corpus. `tokenizer` is an existing tokenizer directory; without one a byte-level
+    BPE of `vocab_size` entries (default: the model's) is trained on the data. `recipe` (default: the preset's)
+    builds the curriculum and its data sources, reading `recipe_options`; a `curriculum` (file or object)
+    replaces the recipe's. `resume` is None, "auto" (OUT/last if present) or a checkpoint; `start_phase`
+    begins at that phase from it. The seed is `args.seed`.
+    """
+
+    preset: str = "llama-10m"
+    config: Path | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    data: tuple[Path, ...] = ()
+    tokenizer: Path | None = None
+    vocab_size: int | None = None
+    max_train_tokens: int | None = None
+    block_size: int = 256
+    out: Path | None = None
+    args: TrainArgs = field(default_factory=TrainArgs)
+    recipe: str | None = None
+    recipe_options: Mapping[str, Any] = field(default_factory=dict)
+    curriculum: Path | Curriculum | None = None
+    resume: str | None = None
+    start_phase: str | int | None = None
+
+    def __post_init__(self) -> None:  # paths may be given as strings
+        object.__setattr__(self, "data", tuple(Path(p) for p in self.data))
+        for name in ("config", "tokenizer", "out", "curriculum"):
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, Path(getattr(self, name)))
+
+    @property
+    def run_dir(self) -> Path:
+        """Where checkpoints and metrics go: `out`, or runs/PRESET."""
+        return self.out or Path("runs") / self.preset
+
+    @property
+    def recipe_name(self) -> str:
+        """The recipe that builds the run's curriculum: `recipe`, or the one its preset names."""
+        return self.recipe or recipe_of(self.preset, self.config)
+
+    @property
+    def seed(self) -> int:
+        """The seed of initialisation, data order and sampling (`args.seed`)."""
+        return self.args.seed
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to train: its model, tokenizer, named training sources, validation blocks and curriculum."""
+
+    spec: RunSpec
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    sources: dict[str, TokenBlocks]
+    validation: TokenBlocks
+    curriculum: Curriculum
+
+
+def check_spec(spec: RunSpec) -> None:
+    """What can be refused before any tokenizer, data or model work: the run directory, a resumed run's
+    overrides (it keeps its checkpoint's model), a recipe's options next to a curriculum that replaces it."""
+    out = spec.run_dir
+    check_out_dir(out)
+    if spec.resume is not None:
+        check_kept_model(spec.resume, out, spec.overrides)
+    elif out.is_dir():
+        from geolm.training.trainer import refuse_to_overwrite
+
+        refuse_to_overwrite(out)
+    if spec.curriculum is not None and spec.recipe_options:
+        raise ConfigError(
+            f"--curriculum replaces the curriculum and data of recipe {spec.recipe_name!r}, which its flags set "
+            f"({', '.join(sorted(spec.recipe_options))}); drop one or the other"
+        )
+
+
+def check_out_dir(out: Path) -> None:
+    """The run directory must be a directory or not exist yet."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a run directory")
+
+
+def prepare(spec: RunSpec) -> PreparedRun:
+    """Tokenizer, model, data and curriculum of a run; on resume the tokenizer and config come from the
+    checkpoint. The config is built and checked first, so a bad value fails before a tokenizer trains.
+
+        >>> from geolm import api
+        >>> run = api.prepare(api.RunSpec(preset="llama-tiny", data=("notes.txt",), out="runs/prepared",
+        ...                               block_size=32))
+        >>> run.model.config.vocab_size == len(run.tokenizer), list(run.sources)
+        (True, ['train'])
+    """
+    check_spec(spec)
+    model, tokenizer = new_model(spec)
+    train_blocks, validation = token_blocks(spec, tokenizer)
+    curriculum, sources = curriculum_and_sources(spec, tokenizer, train_blocks)
+    return PreparedRun(spec, model, tokenizer, sources, validation, curriculum)
+
+
+def train(spec: RunSpec) -> TrainResult:
+    """Prepare and train a run; checkpoints go to RUN_DIR/last and RUN_DIR/best, metrics to
+    RUN_DIR/metrics.jsonl. Returns the trainer's `TrainResult` (steps, best validation loss, checkpoints)."""
+    return train_prepared(prepare(spec))
+
+
+def train_prepared(run: PreparedRun) -> TrainResult:
+    """Train a run `prepare` built (whose parts a caller may have looked at or changed)."""
+    from geolm.training import train as run_training
+
+    spec = run.spec
+    return run_training(
+        run.model,
+        run.sources,
+        run.validation,
+        spec.args,
+        spec.run_dir,
+        tokenizer=run.tokenizer,
+        curriculum=run.curriculum,
+        resume=spec.resume,
+        start_phase=spec.start_phase,
+    )
+
+
+def load(
+    path: str | Path, device: str | None = None, dtype: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The model (eval mode) and tokenizer of a checkpoint or run directory (its best checkpoint, else its
+    last); safetensors weights only. `device` defaults to CUDA when present, `dtype` to the device's."""
+    from geolm.inference.loading import load_for_inference
+
+    return load_for_inference(path, device, dtype)
+
+
+def generate(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompt: str, **sampling: Any) -> Generation:
+    """Continue `prompt` with the KV cache; `sampling` are `SamplingOptions` fields (max_new_tokens,
+    temperature, top_k, top_p, repetition_penalty, stop, greedy, seed). A prompt that leaves no room in the
+    context is an `InputError`."""
+    from geolm.inference.generation import encode_prompt, generate_text
+    from geolm.sampling import SamplingOptions
+
+    return generate_text(model, tokenizer, encode_prompt(tokenizer, prompt), SamplingOptions(**sampling))
+
+
+def evaluate(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    tasks: list[str],
+    out: str | Path,
+    *,
+    limit: int | None = None,
+    batch_size: int = 8,
+) -> dict[str, Any]:
+    """Score `model` on lm-evaluation-harness tasks (the WordNet tasks geolm writes, or any lm-eval knows
+    offline); writes OUT/results.json and OUT/results.md and returns the results with a markdown `table`."""
+    from geolm.experiments.harness import evaluate as harness_evaluate
+
+    return harness_evaluate(model, tokenizer, tasks, Path(out), limit=limit, batch_size=batch_size)
+
+
+def new_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The run's model (initialised from the seed) and tokenizer: the checkpoint's when resuming, else the
+    given or a newly trained tokenizer and the spec's config sized to it."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from geolm.config import GeoConfig
+    from geolm.modeling import GeoForCausalLM
+    from geolm.training.checkpoint import resume_checkpoint
+
+    checkpoint = resume_checkpoint(spec.resume, spec.run_dir) if spec.resume else None
+    if checkpoint is not None:
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        config = GeoConfig.from_pretrained(checkpoint)
+    else:
+        base = model_config(spec)
+        check_block_size(spec.block_size, base)
+        if spec.tokenizer is not None:
+            if not (spec.tokenizer / "tokenizer.json").exists():
+                raise CheckpointError(f"no tokenizer.json in tokenizer directory {spec.tokenizer}")
+            tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer)
+        else:
+            tokenizer = new_tokenizer(spec.data, spec.seed, spec.vocab_size or base.vocab_size)
+        special = {key: getattr(tokenizer, key) for key in ("pad_token_id", "bos_token_id", "eos_token_id")}
+        config = model_config(spec, vocab_size=len(tokenizer), **special)
+    check_block_size(spec.block_size, config)
+    torch.manual_seed(spec.seed)
+    return GeoForCausalLM(config), tokenizer
+
+
+def token_blocks(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> tuple[TokenBlocks, TokenBlocks]:
+    """Training and validation blocks of the spec's data (the embedded corpus's are built once, then cached)."""
+    from geolm.data.cache import cached_blocks, tokenizer_fingerprint
+    from geolm.data.prepare import prepare_lm_data
+
+    def blocks() -> tuple:
+        data = list(spec.data) or None
+        return prepare_lm_data(data, tokenizer, spec.block_size, seed=spec.seed, max_train_tokens=spec.max_train_tokens)
+
+    if spec.data:
+        train_blocks, validation = blocks()
+    else:
+        settings = {"block_size": spec.block_size, "seed": spec.seed, "max_train_tokens": spec.max_train_tokens}
+        settings["tokenizer"] = tokenizer_fingerprint(tokenizer)
+        train_blocks, validation = cached_blocks(blocks, console.print, **settings)
+    console.print(
+        f"data: {len(train_blocks):,} training blocks, {len(validation):,} validation blocks of {spec.block_size} "
+        "tokens"
+    )
+    return train_blocks, validation
+
+
+def curriculum_and_sources(
+    spec: RunSpec, tokenizer: PreTrainedTokenizerBase, train_blocks: TokenBlocks
+) -> tuple[Curriculum, dict[str, TokenBlocks]]:
+    """The run's curriculum and named training sources: the spec's curriculum on the run's data if given,
+    else what its recipe builds with its options."""
+    from geolm.systems import register_training
+    from geolm.training import Curriculum
+    from geolm.training.recipes import RECIPES, TRAIN_SOURCE, RecipeInputs
+
+    if isinstance(spec.curriculum, Path):
+        return Curriculum.from_file(spec.curriculum), {TRAIN_SOURCE: train_blocks}
+    if spec.curriculum is not None:
+        return spec.curriculum, {TRAIN_SOURCE: train_blocks}
+    register_training()
+    build = RECIPES.get(spec.recipe_name)
+    inputs = RecipeInputs(tokenizer, train_blocks, spec.block_size, spec.seed, spec.recipe_options)
+    with console.status(f"preparing the data of recipe {spec.recipe_name!r}"):
+        return build(inputs)
+
+
+def new_tokenizer(data: tuple[Path, ...], seed: int, vocab_size: int) -> PreTrainedTokenizerBase:
+    """A byte-level BPE trained on the user's data, or on the embedded corpus (built once, then cached)."""
+    from geolm.data.cache import cached_tokenizer
+    from geolm.data.corpus import corpus_texts
+    from geolm.data.prepare import source_texts
+    from geolm.data.tokenizer import train_tokenizer
+    from geolm.progress import counted
+
+    def build():
+        texts = source_texts(list(data)) if data else list(corpus_texts("train", seed=seed))
+        total = None if data else min(len(texts), TOKENIZER_DOCUMENTS)
+        console.print(f"tokenizer: training a byte-level BPE of {vocab_size:,} entries", soft_wrap=True)
+        read = counted(itertools.islice(texts, TOKENIZER_DOCUMENTS), "training the tokenizer", total)
+        return train_tokenizer(read, vocab_size)
+
+    if data:
+        return build()
+    settings = {"vocab_size": vocab_size, "seed": seed, "documents": TOKENIZER_DOCUMENTS}
+    return cached_tokenizer(build, console.print, **settings)
+
+
+def model_config(spec: RunSpec, **extra: Any):
+    """The run's model config: the config file's or the preset's, with the spec's overrides and `extra` on
+    top (part options merged per kind into the base's)."""
+    from geolm.config import GeoConfig, merge_overrides
+
+    overrides = {**merge_overrides(base_fields(spec.preset, spec.config), dict(spec.overrides)), **extra}
+    if spec.config is not None:
+        return GeoConfig.from_file(spec.config, **overrides)
+    return GeoConfig.from_preset(spec.preset, **overrides)
+
+
+def base_fields(preset: str, config_file: Path | None) -> dict[str, Any]:
+    """The model config fields overrides apply to: the preset's, or a config file's over its preset's, as
+    `GeoConfig.from_file` builds them."""
+    from geolm.files import read_json_object
+    from geolm.presets import PRESETS
+
+    if config_file is None:
+        return dict(PRESETS.get(preset, {}))
+    data = read_json_object(config_file, "config")
+    return {**PRESETS.get(data.get("preset"), {}), **data}
+
+
+def recipe_of(preset: str, config_file: Path | None) -> str:
+    """The recipe the run's preset names: the config file's "preset" when a file is given."""
+    from geolm.files import read_json_object
+    from geolm.presets import preset_recipe
+
+    return preset_recipe(read_json_object(config_file, "config").get("preset") if config_file else preset)
+
+
+def check_block_size(block_size: int, config) -> None:
+    """Positions past the model's table have no embedding; refuse the run before it tokenizes anything."""
+    if block_size > config.max_position_embeddings:
+        raise ConfigError(
+            f"block_size {block_size} exceeds the model's max_position_embeddings {config.max_position_embeddings}"
+        )
+
+
+def check_kept_model(resume: str, out: Path, overrides: Mapping[str, Any]) -> None:
+    """A resumed run keeps its checkpoint's model, so an override asking for another shape is refused rather
+    than silently ignored (one repeating the checkpoint's value is fine)."""
+    from geolm.config import GeoConfig
+    from geolm.training.checkpoint import resume_checkpoint
+
+    checkpoint = resume_checkpoint(resume, out)
+    if checkpoint is None or not overrides:
+        return
+    config = GeoConfig.from_pretrained(checkpoint)
+    options = config.resolved_options()
+    wanted = {key: value for key, value in overrides.items() if key != "part_options"}
+    have = {key: getattr(config, key) for key in wanted}
+    for kind, settings in (overrides.get("part_options") or {}).items():
+        for name, value in settings.items():
+            wanted[f"{kind}.{name}"] = value
+            have[f"{kind}.{name}"] = getattr(options[kind], name, None) if kind in options else None
+    for key, value in wanted.items():
+        if value is not None and _plain(value) != _plain(have[key]):
+            raise ConfigError(
+                f"{checkpoint} has {key} {_plain(have[key])}, the run asks for {_plain(value)}; a resumed run "
+                "keeps its checkpoint's model"
+            )
+
+
+def _plain(value: Any) -> Any:
+    """Lists and tuples alike (a config read back from JSON has lists where options have tuples)."""
+    return [_plain(v) for v in value] if isinstance(value, list | tuple) else value
