@@ -56,7 +56,8 @@ def test_every_task_holds_only_held_out_items(task_dir: Path) -> None:
 
 
 def test_unknown_tasks_are_named_with_a_suggestion(task_dir: Path) -> None:
-    manager = task_manager(task_dir, [])
+    manager = task_manager(task_dir, [], ["wordnet_hypernym", "geolm_wordnet"])
+    assert "geolm_wordnet" in manager.all_tags and "hellaswag" not in manager.all_tasks  # geolm's tasks alone
     check_tasks(manager, ["wordnet_hypernym", "geolm_wordnet"])
     with pytest.raises(ConfigError, match=r"unknown task 'wordnet_hypernim' \(did you mean 'wordnet_hypernym'\?\)"):
         check_tasks(manager, ["wordnet_hypernim"])

@@ -9,11 +9,12 @@ the user's own task YAMLs (`include`). Results are lm-eval's JSON and its markdo
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from geolm.errors import ConfigError, did_you_mean
-from geolm.experiments.wordnet_tasks import HEADLINE_METRICS, write_tasks
+from geolm.experiments.wordnet_tasks import HEADLINE_METRICS, TAG, TASKS, write_tasks
 from geolm.files import write_text_atomic
 
 KEPT = ("results", "groups", "configs", "versions", "n-shot", "higher_is_better", "n-samples")
@@ -45,13 +46,19 @@ def headline(results: dict[str, Any]) -> dict[str, tuple[float, float]]:
     return scores
 
 
-def task_manager(task_dir: Path, include: list[Path]) -> Any:
+def task_manager(task_dir: Path, include: list[Path], tasks: Collection[str] | None = None) -> Any:
+    """lm-eval's index of the tasks in `task_dir` and `include`, and of every task lm-eval ships unless `tasks`
+    (the names the manager will be asked for) are all geolm's own: indexing lm-eval's thousands of task files
+    takes seconds, which an evaluation of the WordNet tasks alone need not spend."""
     from lm_eval.tasks import TaskManager
 
     for path in include:
         if not path.exists():
             raise ConfigError(f"--include {path}: no such file or directory")
-    return TaskManager(include_path=[str(task_dir), *(str(p) for p in include)], verbosity="ERROR")
+    own = tasks is not None and not include and set(tasks) <= {*TASKS, TAG}
+    return TaskManager(
+        include_path=[str(task_dir), *(str(p) for p in include)], include_defaults=not own, verbosity="ERROR"
+    )
 
 
 def check_tasks(manager: Any, tasks: list[str]) -> None:
@@ -85,7 +92,7 @@ def evaluate(
     from lm_eval.models.huggingface import HFLM
 
     if manager is None:
-        manager = task_manager(write_tasks(out / "tasks"), include or [])
+        manager = task_manager(write_tasks(out / "tasks"), include or [], tasks)
     check_tasks(manager, tasks)
     wrapped = HFLM(
         pretrained=model,

@@ -189,7 +189,7 @@ def trainer_tokens_per_s(run_dir: Path) -> float:
 def run_leaderboard(options: LeaderboardOptions, out: Path, progress=print) -> dict:
     """Train every family with every seed; write OUT/results.json, OUT/leaderboard.md and the PNG plots."""
     from geolm.experiments.harness import evaluate, headline, task_manager
-    from geolm.experiments.wordnet_tasks import write_tasks
+    from geolm.experiments.wordnet_tasks import TAG, write_tasks
     from geolm.modeling import GeoForCausalLM
     from geolm.training import TrainArgs, train
 
@@ -204,7 +204,7 @@ def run_leaderboard(options: LeaderboardOptions, out: Path, progress=print) -> d
     prompt = data.heldout.input_ids[:1, : min(32, options.block_size // 2)]
     families: dict[str, dict] = {}
     runs: list[dict] = []
-    tasks = task_manager(write_tasks(out / "tasks"), [])  # one for every evaluation: it takes seconds to build
+    tasks = task_manager(write_tasks(out / "tasks"), [], [TAG])  # one manager serves every evaluation
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where the trainer puts the model
     for name, (config, width) in configs.items():
         torch.manual_seed(0)
@@ -226,9 +226,7 @@ def run_leaderboard(options: LeaderboardOptions, out: Path, progress=print) -> d
             result = train(model, data.train, None, args, run_dir, tokenizer=data.tokenizer)
             speed = generation_speed(model, prompt, options.generate_tokens, {"as trained": None}, repeats=3)
             limit = options.eval_limit
-            scores = evaluate(
-                model.eval(), data.tokenizer, ["geolm_wordnet"], run_dir / "eval", limit=limit, manager=tasks
-            )
+            scores = evaluate(model.eval(), data.tokenizer, [TAG], run_dir / "eval", limit=limit, manager=tasks)
             runs.append(
                 {
                     "family": name,
