@@ -46,7 +46,7 @@ test: $(STAMP) system $(PREVIOUS_SERVING)/.installed
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/python -m pytest -q
 	PYTHONPATH=$(PREVIOUS_SERVING) $(BIN)/python -c "import transformers; print('serving on transformers', transformers.__version__)"
-	PYTHONPATH=$(PREVIOUS_SERVING) $(BIN)/python -m pytest -q tests/inference/test_serving.py
+	PYTHONPATH=$(PREVIOUS_SERVING) $(BIN)/python -m pytest -q tests/serving/test_serving.py
 
 # geolm serve's seam (geolm.serving.transformers_app) knows two generations of transformers' serving code: `make test`
 # runs the serving tests on the locked transformers and again on the last release of the older generation, laid over

@@ -55,14 +55,18 @@ def test_demo_trains_answers_and_analyses(tmp_path: Path) -> None:
 
 
 def test_a_second_demo_takes_a_new_run_directory(tmp_path: Path) -> None:
+    from geolm.cli.demo import free_run_dir
+
     out = tmp_path / "demo"
-    (out / "last").mkdir(parents=True)  # an earlier run's output
-    result = run("demo", "--steps", "1", "--out", str(out), "--questions", "1", timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert f"{out} already holds a run; this demo trains a new one in {out}-2" in " ".join(result.stdout.split())
-    assert (tmp_path / "demo-2" / "answers.json").exists()
-    assert list((out).iterdir()) == [out / "last"]  # the earlier run is untouched
+    assert free_run_dir(out) == out  # new
+    out.mkdir()
+    assert free_run_dir(out) == out  # empty
+    (out / "last").mkdir()  # an earlier run's output
+    assert free_run_dir(out) == tmp_path / "demo-2"
+    (tmp_path / "demo-2").mkdir()
+    assert free_run_dir(out) == tmp_path / "demo-3"
     (tmp_path / "file").write_text("x")
     refused = run("demo", "--out", str(tmp_path / "file"), timeout=120)
     assert refused.returncode == 2 and "is a file, not a directory" in refused.stderr
     assert "Traceback" not in refused.stderr
+    assert list(out.iterdir()) == [out / "last"]  # nothing written into the earlier run

@@ -21,14 +21,14 @@ def greedy_reply(checkpoint, prompt: str) -> str:
     return responder.reply(responder.new_conversation(), prompt)
 
 
-def test_invalid_choice_chat_compare_exit(chat_checkpoint):
-    path = str(chat_checkpoint)
+def test_invalid_choice_chat_compare_exit(checkpoint):
+    path = str(checkpoint)
     script = "\n".join(["9", "2", path, "hello there", "/stats", "/exit", "3", path, path, "a cat", "", "6", "2"])
     result = run_menu(script + "\n")
     assert result.exit_code == 0, result.output
     assert "invalid choice '9'; enter a number from 1 to 6" in result.output
     assert "turns 1, messages 2" in result.output  # the chat answered the one message
-    reply = greedy_reply(chat_checkpoint, "a cat")
+    reply = greedy_reply(checkpoint, "a cat")
     first_line = reply.splitlines()[0].strip()
     assert first_line
     table_rows = [line for line in result.output.splitlines() if first_line in line]

@@ -53,9 +53,21 @@ def test_ten_million_preset_counts_ten_million() -> None:
     assert table.loc["output", "parameters"] == 0  # tied to the embeddings, counted there
 
 
-def test_tiny_preset_is_under_a_million() -> None:
-    total = sum(p.numel() for p in GeoForCausalLM(GeoConfig.from_preset("geometric-llama-tiny")).parameters())
-    assert 50_000 < total < 1_000_000
+def test_tiny_preset_counts_what_its_shape_says() -> None:
+    config = GeoConfig.from_preset("geometric-llama-tiny")
+    options = config.resolved_options()["modulation"]
+    hidden, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    kv = config.num_key_value_heads * hidden // config.num_attention_heads
+    shapes = [(hidden, hidden), (hidden, kv), (hidden, kv), (hidden, hidden), (hidden, inner), (hidden, inner)]
+    shapes.append((inner, hidden))  # q, k, v, o, gate, up, down: every projection is a target
+    plain = sum(a * b for a, b in shapes) + 2 * hidden  # the projections and two norms of a layer
+    banks = sum(options.width * (a + b) for a, b in shapes)  # down (width x in) and up (out x width) factors
+    hid, coords = options.predictor_hidden, options.coord_dim
+    predictor = hidden + (hidden * hid + hid) + (hid * coords + coords)  # norm, fc_in, fc_out (with biases)
+    embeddings = config.vocab_size * hidden * (1 if config.tie_word_embeddings else 2)
+    expected = embeddings + layers * (plain + banks) + hidden + predictor + options.wavelet_pairs * coords
+    total = sum(p.numel() for p in GeoForCausalLM(config).parameters())
+    assert total == expected
 
 
 def test_save_and_load_through_auto_classes(make_tiny, tmp_path: Path) -> None:

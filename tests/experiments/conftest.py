@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from geolm.data.lexicon import Lexicon
@@ -53,10 +51,3 @@ def fake_lexicon() -> Lexicon:
 @pytest.fixture
 def lexicon() -> Lexicon:
     return fake_lexicon()
-
-
-@pytest.fixture(scope="session")
-def chat_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tiny_checkpoint import build_tokenizer, write_checkpoint
-
-    return write_checkpoint(tmp_path_factory.mktemp("ckpt") / "model", build_tokenizer())

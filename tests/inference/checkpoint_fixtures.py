@@ -1,4 +1,5 @@
-"""Session fixtures: one tiny checkpoint (see tiny_checkpoint.py) shared by the inference tests."""
+"""Fixtures of one tiny checkpoint (see tiny_checkpoint.py), built once per test folder that imports them into
+its conftest.py (the inference and serving tests)."""
 
 from __future__ import annotations
 

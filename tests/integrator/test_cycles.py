@@ -33,14 +33,24 @@ def test_the_balanced_preset_is_the_seeds_ten_twenty_five_times() -> None:
         assert phase.losses[SPEED] == pytest.approx(WEIGHTS[SPEED] * decay)
 
 
-def test_every_preset_validates_against_an_integrator_model() -> None:
+def test_every_preset_fits_an_integrator_model_and_no_other() -> None:
+    from geolm.errors import ConfigError
+
     model = GeoForCausalLM(GeoConfig.from_preset("inl-tiny"))
     names = [name for name, _ in model.named_parameters()]
-    for name in CYCLE_PRESETS:
+    plain = GeoForCausalLM(GeoConfig.from_preset("llama-tiny"))
+    for name, preset in CYCLE_PRESETS.items():
         curriculum = cycle_curriculum(name)
+        assert len(curriculum.phases) == 2 * preset.cycles
+        assert sum(phase.length for phase in curriculum.phases) == pytest.approx(1.0)
         curriculum.validate(["train"], names, model.default_loss_weights())
         for phase in curriculum.phases:
             model.check_part_settings(phase.part_settings)
+        # the regularisers and the excitation belong to the integrator layers: a plain Llama has neither
+        with pytest.raises(ConfigError, match="unknown loss 'integrator_"):
+            curriculum.validate(["train"], [n for n, _ in plain.named_parameters()], plain.default_loss_weights())
+        with pytest.raises(ConfigError, match=r"the ffn part 'swiglu' takes no settings"):
+            plain.check_part_settings(curriculum.phases[0].part_settings)
 
 
 def test_training_follows_the_cycles_weights_and_excitation(tmp_path, monkeypatch) -> None:

@@ -19,10 +19,24 @@ def test_twonn_full_dimensional_cloud_is_larger():
     assert high > 7.0
 
 
+def sphere_in(dim: int, n: int, seed: int) -> np.ndarray:
+    """`n` points on the unit 2-sphere (a curved 2-D manifold), rotated into R^dim."""
+    rng = np.random.default_rng(seed)
+    points = rng.standard_normal((n, 3))
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    rotation = np.linalg.qr(rng.standard_normal((dim, 3)))[0].T
+    return points @ rotation
+
+
+def test_twonn_finds_two_dimensions_on_a_curved_surface():
+    assert twonn_dimension(sphere_in(20, 2000, 4)) == pytest.approx(2.0, abs=0.2)
+
+
 def test_twonn_ignores_duplicates():
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((800, 2))
-    assert np.isfinite(twonn_dimension(np.concatenate([x, x[:50]])))
+    x = sphere_in(10, 800, 2)
+    alone = twonn_dimension(x)
+    assert alone == pytest.approx(2.0, abs=0.3)
+    assert twonn_dimension(np.concatenate([x, x[:50]])) == pytest.approx(alone, rel=0.1)
 
 
 @pytest.mark.parametrize(("n", "d", "width"), [(500, 5, 20), (1000, 10, 30), (300, 3, 3)])
