@@ -25,9 +25,9 @@ from geolm.geometry.stereographic import (
     apply,
     augmented_rows,
     distance_from_half_chord,
-    full_precision,
     half_chord_distance_grads,
     half_chord_distance_values,
+    half_chord_product,
     sum_of_products,
     tangent_terms,
 )
@@ -183,12 +183,6 @@ class CurvatureAttention(GroupedQueryAttention):
             self.dropout if self.training else 0.0,
         )
         return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1), ctx)
-
-
-@full_precision
-def half_chord_product(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
-    """ℓ² of every pair of augmented rows, in float32 or wider even under autocast."""
-    return rows @ columns.mT
 
 
 class GeodesicSoftmax(torch.autograd.Function):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from geolm.geometry.analytic import arsin_ratio
+from geolm.geometry.stereographic import half_chord_distance_values
 
 
 def score_map(g: torch.Tensor, kappa: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -43,16 +44,17 @@ def score_map(g: torch.Tensor, kappa: torch.Tensor, weight: torch.Tensor) -> tor
 
 def distances(g: torch.Tensor, kappa: torch.Tensor, spherical: bool | None) -> torch.Tensor:
     """d_κ(g) for heads whose κ all have one sign (κ > 0 when `spherical`, else κ <= 0), as a new tensor;
-    with `spherical` None, for heads of either sign (both forms, chosen elementwise).
+    with `spherical` None, for heads of either sign (`half_chord_distance_values`: both forms, chosen
+    elementwise).
 
     Knowing the sign saves a second transcendental function per score: arcsin on the sphere; on the ball
     arsinh(r) = log1p(r + r²/(1 + √(1 + r²))), which keeps full relative precision for small r and is a few
     times faster than `torch.asinh` on CPUs. |κ| is floored at ulp², where the curvature term is below
     rounding, so κ = 0 gives d = 2√g to working precision.
     """
+    if spherical is None:
+        return half_chord_distance_values(g, kappa)
     info = torch.finfo(g.dtype)
-    if spherical is None:  # the form that does not apply may be NaN; it is never chosen nor differentiated
-        return torch.where(kappa > 0, distances(g, kappa, True), distances(g, kappa, False))
     if spherical:
         root = (g * kappa).clamp_(0, 1 - info.eps).sqrt_()
         return root.asin_().mul_(2 / kappa.sqrt())

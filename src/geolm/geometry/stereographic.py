@@ -353,11 +353,16 @@ def augmented_rows(
 
 
 @full_precision
+def half_chord_product(rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """ℓ² of every pair of augmented rows (`augmented_rows`), in float32 or wider even under autocast."""
+    return rows @ columns.mT
+
+
+@full_precision
 def half_chord_pairwise(x: RowTerms, x_dirs: torch.Tensor, y: RowTerms, y_dirs: torch.Tensor) -> torch.Tensor:
     """ℓ² for every (i, j), shape (..., N, M), as one matrix product of augmented rows (`augmented_rows`): the
     row terms ride along in two extra columns and no (N, M) tensor is touched elementwise."""
-    rows, columns = augmented_rows(x, x_dirs, y, y_dirs)
-    return rows @ columns.mT
+    return half_chord_product(*augmented_rows(x, x_dirs, y, y_dirs))
 
 
 @full_precision
