@@ -1,7 +1,7 @@
 import pytest
 
+from geolm.cli.recipe_flags import parse_recipe_flags
 from geolm.errors import ConfigError, did_you_mean, flag_name, unknown_names
-from geolm.training.recipes import parse_recipe_flags
 
 
 def test_did_you_mean_names_the_closest_choice() -> None:
@@ -26,4 +26,4 @@ def test_flag_name_is_the_command_line_spelling() -> None:
 
 def test_a_misspelt_train_flag_suggests_geolm_trains_own_flag() -> None:
     with pytest.raises(ConfigError, match=r"^geolm train has no flag --stepz \(did you mean '--steps'\?\); recipe"):
-        parse_recipe_flags("baseline", ["--stepz", "5"], {}, own_flags=["--steps", "--out"])
+        parse_recipe_flags("baseline", ["--stepz", "5"], own_flags=["--steps", "--out"])

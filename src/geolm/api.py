@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ from rich.console import Console
 
 from geolm.errors import CheckpointError, ConfigError
 from geolm.training.args import TrainArgs
+from geolm.training.recipes import RecipeOptions
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
     from geolm.data import TokenBlocks
     from geolm.inference.generation import Generation
     from geolm.training import Curriculum, TrainResult
+    from geolm.training.recipes import RecipeStart
 
-__all__ = ["PreparedRun", "RunSpec", "TrainArgs", "evaluate", "generate", "load", "prepare", "train"]
+__all__ = ["PreparedRun", "RunSpec", "TrainArgs", "evaluate", "generate", "load", "prepare", "resolve", "train"]
 
 console = Console(stderr=True)
 TOKENIZER_DOCUMENTS = 2_000_000  # a new tokenizer learns from at most this many documents
@@ -50,9 +52,11 @@ class RunSpec:
     fields; `part_options` is merged per kind) on top. `data` are files or directories in any accepted format;
     none means the embedded corpus. `tokenizer` is an existing tokenizer directory; without one a byte-level
     BPE of `vocab_size` entries (default: the model's) is trained on the data. `recipe` (default: the preset's)
-    builds the curriculum and its data sources, reading `recipe_options`; a `curriculum` (file or object)
-    replaces the recipe's. `resume` is None, "auto" (OUT/last if present) or a checkpoint; `start_phase`
-    begins at that phase from it. The seed is `args.seed`.
+    builds the curriculum and its data sources, reading `recipe_options` (its options class, such as
+    `SeedOptions`, or a mapping of its fields); options may also set model fields, training arguments and the
+    start, applied over the spec's own by `resolve`. A `curriculum` (file or object) replaces the recipe's.
+    `resume` is None, "auto" (OUT/last if present) or a checkpoint; `start_phase` begins at that phase from it.
+    The seed is `args.seed`.
     """
 
     preset: str = "llama-10m"
@@ -66,7 +70,7 @@ class RunSpec:
     out: Path | None = None
     args: TrainArgs = field(default_factory=TrainArgs)
     recipe: str | None = None
-    recipe_options: Mapping[str, Any] = field(default_factory=dict)
+    recipe_options: RecipeOptions | Mapping[str, Any] | None = None
     curriculum: Path | Curriculum | None = None
     resume: str | None = None
     start_phase: str | int | None = None
@@ -105,9 +109,68 @@ class PreparedRun:
     curriculum: Curriculum
 
 
-def check_spec(spec: RunSpec) -> None:
-    """What can be refused before any tokenizer, data or model work: the run directory, a resumed run's
-    overrides (it keeps its checkpoint's model), a recipe's options next to a curriculum that replaces it."""
+def resolve(spec: RunSpec) -> RunSpec:
+    """The spec with its recipe options checked and typed, and what they set applied: model overrides merged
+    over the spec's (part options per kind), training arguments and block size replaced, the start chosen.
+    Resolving a resolved spec changes nothing.
+
+        >>> from geolm import api
+        >>> spec = api.resolve(api.RunSpec(preset="mgm-tiny", recipe_options={"hidden_dim": 32, "stage_steps": (2,)}))
+        >>> spec.overrides["hidden_size"], spec.args.steps, type(spec.recipe_options).__name__
+        (32, 10, 'SeedOptions')
+    """
+    from dataclasses import replace
+
+    from geolm.config import merge_overrides
+    from geolm.systems import register_training
+    from geolm.training.recipes import recipe_options
+
+    register_training()  # recipes declare their options in their systems' training modules
+    options = recipe_options(spec.recipe_name, spec.recipe_options)
+    base = base_fields(spec.preset, spec.config)
+    settings = options.settings({**base, **merge_overrides(base, dict(spec.overrides))})
+    train = dict(settings.train)
+    block_size = train.pop("block_size", spec.block_size)
+    unknown = sorted(set(train) - {f.name for f in fields(TrainArgs)})
+    if unknown:
+        raise ConfigError(f"recipe {spec.recipe_name!r} sets unknown training setting(s) {unknown}")
+    resume, start_phase = spec.resume, spec.start_phase
+    if settings.start is not None:
+        resume, start_phase = recipe_start(settings.start, spec.run_dir, resume, start_phase)
+    return replace(
+        spec,
+        overrides={**spec.overrides, **merge_overrides(dict(spec.overrides), settings.config)},
+        args=replace(spec.args, **train),
+        block_size=block_size,
+        recipe_options=options,
+        resume=resume,
+        start_phase=start_phase,
+    )
+
+
+def recipe_start(
+    start: RecipeStart, out: Path, resume: str | None, start_phase: str | int | None
+) -> tuple[str, str | int]:
+    """The checkpoint (inside OUT) and phase at which a recipe option, such as --skip-setup, starts the run."""
+    checkpoint = out / start.checkpoint
+    if (resume, start_phase) == (str(checkpoint), start.phase):
+        return resume, start_phase  # resolved already
+    if resume is not None or start_phase is not None:
+        raise ConfigError(
+            f"{start.option} chooses the checkpoint and phase to start at; drop --resume and --start-phase"
+        )
+    if not (checkpoint / "config.json").is_file():
+        raise CheckpointError(
+            f"{start.option} starts from {checkpoint}, which is not a checkpoint (run the setup first)"
+        )
+    return str(checkpoint), start.phase
+
+
+def check_spec(spec: RunSpec) -> RunSpec:
+    """What can be refused before any tokenizer, data or model work: the recipe's options, the run directory, a
+    resumed run's overrides (it keeps its checkpoint's model), a recipe's data options next to a curriculum
+    that replaces them. Returns the resolved spec (`resolve`)."""
+    spec = resolve(spec)
     out = spec.run_dir
     check_out_dir(out)
     if spec.resume is not None:
@@ -116,11 +179,13 @@ def check_spec(spec: RunSpec) -> None:
         from geolm.training.trainer import refuse_to_overwrite
 
         refuse_to_overwrite(out)
-    if spec.curriculum is not None and spec.recipe_options:
+    replaced = spec.recipe_options.given("recipe")
+    if spec.curriculum is not None and replaced:
         raise ConfigError(
-            f"--curriculum replaces the curriculum and data of recipe {spec.recipe_name!r}, which its flags set "
-            f"({', '.join(sorted(spec.recipe_options))}); drop one or the other"
+            f"--curriculum replaces the curriculum and data of recipe {spec.recipe_name!r}, which its options set "
+            f"({', '.join(replaced)}); drop one or the other"
         )
+    return spec
 
 
 def check_out_dir(out: Path) -> None:
@@ -139,7 +204,7 @@ def prepare(spec: RunSpec) -> PreparedRun:
         >>> run.model.config.vocab_size == len(run.tokenizer), list(run.sources)
         (True, ['train'])
     """
-    check_spec(spec)
+    spec = check_spec(spec)
     model, tokenizer = new_model(spec)
     train_blocks, validation = token_blocks(spec, tokenizer)
     curriculum, sources = curriculum_and_sources(spec, tokenizer, train_blocks)
@@ -265,7 +330,7 @@ def curriculum_and_sources(
     else what its recipe builds with its options."""
     from geolm.systems import register_training
     from geolm.training import Curriculum
-    from geolm.training.recipes import RECIPES, TRAIN_SOURCE, RecipeInputs
+    from geolm.training.recipes import RECIPES, TRAIN_SOURCE, RecipeInputs, recipe_options
 
     if isinstance(spec.curriculum, Path):
         return Curriculum.from_file(spec.curriculum), {TRAIN_SOURCE: train_blocks}
@@ -273,7 +338,8 @@ def curriculum_and_sources(
         return spec.curriculum, {TRAIN_SOURCE: train_blocks}
     register_training()
     build = RECIPES.get(spec.recipe_name)
-    inputs = RecipeInputs(tokenizer, train_blocks, spec.block_size, spec.seed, spec.recipe_options)
+    options = recipe_options(spec.recipe_name, spec.recipe_options)
+    inputs = RecipeInputs(tokenizer, train_blocks, spec.block_size, spec.seed, options)
     with console.status(f"preparing the data of recipe {spec.recipe_name!r}"):
         return build(inputs)
 

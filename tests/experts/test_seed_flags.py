@@ -14,20 +14,35 @@ from typer.testing import CliRunner
 
 from geolm import GeoConfig, api
 from geolm.cli import train as train_cli
+from geolm.cli.recipe_flags import parse_recipe_flags, recipe_flags_help
+from geolm.config import merge_overrides
 from geolm.data import encode_documents, pack
 from geolm.data.corpus import corpus_texts
 from geolm.data.tokenizer import train_tokenizer
 from geolm.errors import ConfigError
-from geolm.experts.curriculum import LENGTHS, MAX_DOCUMENTS, STAGES, mgm_recipe, spread_experts, subset_documents
+from geolm.experts.curriculum import (
+    LENGTHS,
+    MAX_DOCUMENTS,
+    STAGES,
+    SeedOptions,
+    mgm_recipe,
+    spread_experts,
+    subset_documents,
+)
 from geolm.experts.options import GEOMETRIES
 from geolm.presets import PRESETS
-from geolm.training.recipes import RecipeInputs, parse_recipe_flags, recipe_flags_help
+from geolm.training.recipes import RecipeInputs, RecipeOptions, RecipeSettings
 
 TINY = PRESETS["mgm-tiny"]
 
 
-def parse(*args: str, base: dict | None = None):
-    return parse_recipe_flags("mgm", list(args), TINY if base is None else base)
+def parse(*args: str, base: dict | None = None) -> RecipeSettings:
+    """What the seed's flags, read as geolm train reads them, set over `base` (default: mgm-tiny's fields)."""
+    return parse_recipe_flags("mgm", list(args)).settings(TINY if base is None else base)
+
+
+def options(*args: str) -> SeedOptions:
+    return parse_recipe_flags("mgm", list(args))
 
 
 def cli(*args: str):
@@ -56,7 +71,7 @@ def test_model_flags_merge_into_the_presets_part_options() -> None:
         "num_key_value_heads": 2,
         "part_options": {"ffn": ffn},
     }
-    overrides = flags.config_overrides(TINY)
+    overrides = merge_overrides(TINY, flags.config)
     assert overrides["part_options"]["ffn"] == {**TINY["part_options"]["ffn"], **ffn}  # expert_size kept
     assert overrides["part_options"]["memory"] == TINY["part_options"]["memory"]
     assert TINY["part_options"]["ffn"]["top_k"] == 2  # the preset itself is untouched
@@ -64,7 +79,7 @@ def test_model_flags_merge_into_the_presets_part_options() -> None:
     moe = config.resolved_options()["ffn"]
     assert (config.hidden_size, config.num_attention_heads, config.num_key_value_heads) == (32, 2, 2)
     assert config.head_dim == 16 and moe.num_experts == 9 and moe.top_k == 3 and moe.nuanced_routing
-    assert flags.train == {} and flags.recipe == {} and flags.start is None
+    assert flags.train == {} and flags.start is None
 
 
 def test_fewer_experts_than_geometries_keep_the_first_and_heads_drop_an_explicit_width() -> None:
@@ -72,7 +87,7 @@ def test_fewer_experts_than_geometries_keep_the_first_and_heads_drop_an_explicit
     assert flags.config["part_options"]["ffn"]["geometries"] == list(GEOMETRIES[:3])
     assert flags.config["part_options"]["ffn"]["experts_per_geometry"] == [1, 1, 1]
     seed = PRESETS["mgm-seed"]  # heads given an explicit width of 128
-    overrides = parse("--num-heads", "10", base=seed).config_overrides(seed)
+    overrides = merge_overrides(seed, parse("--num-heads", "10", base=seed).config)
     config = GeoConfig.from_preset("mgm-seed", **overrides)
     assert config.head_dim == 160 and config.num_key_value_heads == 10
     # the experts spread over the base's own geometries when it names them
@@ -85,32 +100,33 @@ def test_training_flags() -> None:
         "--learning-rate", "2e-3", "--seq-len", "64", "--validation-steps", "7", "--amp-off", "--stage-steps", "3"
     )
     assert flags.train == {"lr": 2e-3, "block_size": 64, "eval_every": 7, "mixed_precision": "no", "steps": 15}
-    assert flags.recipe == {"stage_lengths": (0.2,) * 5}
-    uneven = parse("--stage-steps", "1,2,3,2,2")
-    assert uneven.train == {"steps": 10} and uneven.recipe["stage_lengths"] == (0.1, 0.2, 0.3, 0.2, 0.2)
+    assert options("--stage-steps", "3").stage_lengths == (0.2,) * 5
+    uneven = options("--stage-steps", "1,2,3,2,2")
+    assert uneven.settings(TINY).train == {"steps": 10} and uneven.stage_lengths == (0.1, 0.2, 0.3, 0.2, 0.2)
+    assert SeedOptions().stage_lengths == LENGTHS
+    # the same from Python, and the options name what they set
+    assert SeedOptions(learning_rate=2e-3, seq_len=64).settings(TINY).train == {"lr": 2e-3, "block_size": 64}
+    assert uneven.given() == ["stage_steps"] and uneven.given("recipe") == ["stage_steps"]
+    assert options("--amp-off", "--seq-len", "8").given("recipe") == []
 
 
 def test_data_flags(tmp_path: Path) -> None:
     notes = tmp_path / "notes.jsonl"
     notes.write_text("".join(json.dumps({"text": f"note {i}"}) + "\n" for i in range(5)))
-    flags = parse(
+    chosen = options(
         "--dataset-cot", str(notes), "--dataset-conversational", "off", "--sample-size", "50", "--flash-attention-off"
     )
-    assert flags.recipe == {
-        "subsets": ("cot", "reasoning"),
-        "files": {"cot": str(notes)},
-        "sample_size": 50,
-        "flash_attention": False,
-    }
-    assert flags.config == {} and flags.train == {}
+    assert chosen.subsets == ("cot", "reasoning") and chosen.files == {"cot": str(notes)}
+    assert chosen.sample_size == 50 and chosen.flash_attention_off
+    assert chosen.settings(TINY) == RecipeSettings()
     assert subset_documents("cot", 0, 3, notes) == ["note 0", "note 1", "note 2"]
     assert len(subset_documents("reasoning", 0, 4)) == 4
-    assert parse().recipe == {}
+    assert options() == SeedOptions() and SeedOptions().subsets == ("cot", "reasoning", "conversational")
 
 
 def test_skip_setup_starts_at_the_warm_up_from_the_calibration_checkpoint() -> None:
     start = parse("--skip-setup").start
-    assert (start.phase, start.checkpoint, start.flag) == (1, f"phase-0-{STAGES[0]}", "--skip-setup")
+    assert (start.phase, start.checkpoint, start.option) == (1, f"phase-0-{STAGES[0]}", "--skip-setup")
 
 
 @pytest.mark.parametrize(
@@ -121,11 +137,12 @@ def test_skip_setup_starts_at_the_warm_up_from_the_calibration_checkpoint() -> N
         (["--hidden-dim"], "--hidden-dim: expected one argument"),
         (["--experts-num", "two"], "--experts-num: must be a positive integer, got 'two'"),
         (["--learning-rate", "-1"], "--learning-rate: must be a positive number, got '-1'"),
-        (["--seq-len", "1"], "--seq-len: must be at least 2"),
+        (["--seq-len", "1"], "--seq-len: must be an integer of at least 2"),
         (["--validation-steps", "-2"], "--validation-steps: must be 0 or a positive integer"),
         (["--sample-size", "0"], "--sample-size: must be a positive integer"),
-        (["--stage-steps", "1,2"], "--stage-steps: takes one number or 5 (one per stage), got 2"),
-        (["--stage-steps", "1,0,1,1,1"], "--stage-steps: must be a positive integer, got '0'"),
+        (["--stage-steps", "1,2"], "--stage-steps: must be one positive number of steps or 5, comma-separated, got"),
+        (["--stage-steps", "1,0,1,1,1"], "--stage-steps: must be one positive number of steps or 5, comma-separated"),
+        (["--stage-steps", "a"], "--stage-steps: must be one positive number of steps or 5, comma-separated, got 'a'"),
         (["--dataset-cot", "/no/such/file.jsonl"], "--dataset-cot: /no/such/file.jsonl: no such file or directory"),
         (["--k-experts", "9"], "--k-experts 9 is more than the 7 experts of the preset"),
         (["--experts-num", "3", "--k-experts", "4"], "--k-experts 4 is more than the 3 experts of --experts-num"),
@@ -145,8 +162,12 @@ def test_bad_flags_are_one_line_errors_naming_the_flag(args: list[str], message:
 
 def test_a_recipe_without_flags_refuses_them() -> None:
     with pytest.raises(ConfigError, match="geolm train has no flag --hidden-dim; recipe 'baseline' takes no flags"):
-        parse_recipe_flags("baseline", ["--hidden-dim", "32"], PRESETS["llama-tiny"])
-    assert parse_recipe_flags("baseline", [], {}).config == {}
+        parse_recipe_flags("baseline", ["--hidden-dim", "32"])
+    assert parse_recipe_flags("baseline", []) == RecipeOptions()
+    with pytest.raises(ConfigError, match="recipe 'baseline' takes no options, got hidden_dim"):
+        api.resolve(api.RunSpec(preset="llama-tiny", recipe_options={"hidden_dim": 32}))
+    with pytest.raises(ConfigError, match="recipe 'baseline' takes no options, got SeedOptions"):
+        api.resolve(api.RunSpec(preset="llama-tiny", recipe_options=SeedOptions()))
     assert "takes no flags" in recipe_flags_help("baseline")
 
 
@@ -179,7 +200,7 @@ def test_flags_apply_over_a_config_file(tmp_path: Path) -> None:
     path = tmp_path / "model.json"
     path.write_text(json.dumps({"preset": "mgm-tiny", "num_hidden_layers": 1}))
     base = api.base_fields("mgm-tiny", path)
-    overrides = parse("--experts-num", "14", "--hidden-dim", "48", base=base).config_overrides(base)
+    overrides = merge_overrides(base, parse("--experts-num", "14", "--hidden-dim", "48", base=base).config)
     config = api.model_config(api.RunSpec(preset="mgm-tiny", config=path, overrides=overrides))
     moe = config.resolved_options()["ffn"]
     assert (config.num_hidden_layers, config.hidden_size, moe.num_experts, moe.expert_size) == (1, 48, 14, 64)
@@ -192,17 +213,11 @@ def test_the_recipe_builds_what_the_options_chose(tmp_path: Path) -> None:
     chats = tmp_path / "chats.jsonl"
     turns = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello there"}]
     chats.write_text("".join(json.dumps({"messages": turns}) + "\n" for _ in range(4)))
-    options = parse(
-        "--dataset-reasoning",
-        "off",
-        "--dataset-conversational",
-        str(chats),
-        "--sample-size",
-        "20",
-        "--stage-steps",
+    chosen = options(
+        "--dataset-reasoning", "off", "--dataset-conversational", str(chats), "--sample-size", "20", "--stage-steps",
         "1,2,3,2,2",
-    ).recipe
-    plan, sources = mgm_recipe(RecipeInputs(tokenizer, text, 32, 0, options))
+    )  # fmt: skip
+    plan, sources = mgm_recipe(RecipeInputs(tokenizer, text, 32, 0, chosen))
     assert set(sources) == {"train", "cot", "conversational"}
     assert [p.name for p in plan.phases] == list(STAGES) and plan.ends(10) == [1, 3, 6, 8, 10]
     assert all("reasoning" not in (p.mixture or {}) for p in plan.phases)
@@ -211,7 +226,7 @@ def test_the_recipe_builds_what_the_options_chose(tmp_path: Path) -> None:
     assert [p.length for p in default.phases] == list(LENGTHS) and MAX_DOCUMENTS == 20_000
     assert torch.backends.cuda.flash_sdp_enabled()
     try:
-        mgm_recipe(RecipeInputs(tokenizer, text, 32, 0, {"flash_attention": False, "sample_size": 2}))
+        mgm_recipe(RecipeInputs(tokenizer, text, 32, 0, SeedOptions(flash_attention_off=True, sample_size=2)))
         assert not torch.backends.cuda.flash_sdp_enabled()
     finally:
         torch.backends.cuda.enable_flash_sdp(True)

@@ -90,17 +90,25 @@ def test_training_follows_the_cycles_weights_and_excitation(tmp_path, monkeypatc
 
 
 def test_the_cycle_preset_flag_reaches_the_recipe() -> None:
+    from geolm.cli.recipe_flags import parse_recipe_flags
     from geolm.data import TokenBlocks
     from geolm.errors import ConfigError
-    from geolm.training.recipes import RECIPES, RecipeInputs, parse_recipe_flags
+    from geolm.integrator.curriculum import CycleOptions
+    from geolm.training.recipes import RECIPES, RecipeInputs, recipe_options
 
-    flags = parse_recipe_flags("inl", ["--cycle-preset", "settle"], {})
-    assert flags.recipe == {"cycle_preset": "settle"}
+    options = parse_recipe_flags("inl", ["--cycle-preset", "settle"])
+    assert options == CycleOptions("settle") == recipe_options("inl", {"cycle_preset": "settle"})
     blocks = TokenBlocks(torch.zeros(2, 8, dtype=torch.long), torch.zeros(2, 8, dtype=torch.long))
-    curriculum, sources = RECIPES.get("inl")(RecipeInputs(None, blocks, 8, 0, flags.recipe))
+    curriculum, sources = RECIPES.get("inl")(RecipeInputs(None, blocks, 8, 0, options))
     assert curriculum.phases[0].length == pytest.approx(20 / 150) and set(sources) == {"train"}
-    with pytest.raises(ConfigError, match="--cycle-preset: must be one of balanced, settle, explore"):
-        parse_recipe_flags("inl", ["--cycle-preset", "wild"], {})
+    default, _ = RECIPES.get("inl")(RecipeInputs(None, blocks, 8, 0))
+    assert default.phases[0].length == pytest.approx(10 / 150)
+    with pytest.raises(ConfigError, match="--cycle-preset: must be one of balanced, settle, explore, got 'wild'"):
+        parse_recipe_flags("inl", ["--cycle-preset", "wild"])
+    with pytest.raises(ConfigError, match=r"recipe 'inl' options\['cycle_preset'\] must be one of"):
+        recipe_options("inl", {"cycle_preset": "wild"})
+    with pytest.raises(ConfigError, match="recipe 'inl' options: unknown key 'cycle'"):
+        recipe_options("inl", {"cycle": "settle"})
 
 
 def test_a_resumed_cycle_run_reproduces_the_straight_run(tmp_path) -> None:

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
-
-from geolm.errors import CheckpointError, ConfigError
-
-if TYPE_CHECKING:
-    from geolm.training.recipes import RecipeStart
 
 console = Console(stderr=True)
 # Flags `geolm train` does not know go on to the run's recipe (`geolm.training.recipes`); the command is mounted
@@ -71,11 +64,11 @@ def train(
     Example: geolm train --preset llama-demo --steps 300 --out runs/first
     """
     from geolm import api
+    from geolm.cli.recipe_flags import parse_recipe_flags, recipe_flags_help
     from geolm.systems import register_training
     from geolm.training import TrainArgs
-    from geolm.training.recipes import parse_recipe_flags, recipe_flags_help
 
-    register_training()  # recipes declare their flags in their systems' training modules
+    register_training()  # recipes declare their options in their systems' training modules
     out = out or Path("runs") / preset
     api.check_out_dir(out)
     recipe = recipe or api.recipe_of(preset, config)
@@ -84,48 +77,40 @@ def train(
         return
     # The recipe's flags are read before any tokenizer, data or model work, so a bad one fails at once.
     own_flags = [opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")]
-    chosen = parse_recipe_flags(recipe, ctx.args, api.base_fields(preset, config), own_flags=own_flags)
-    settings: dict[str, Any] = {
-        "steps": steps,
-        "batch_size": batch_size,
-        "grad_accum": grad_accum,
-        "lr": lr,
-        "warmup_steps": warmup_steps,
-        "eval_every": eval_every,
-        "log_every": log_every,
-        "save_every": save_every,
-        "stop_after": stop_after,
-        "seed": seed,
-        "mixed_precision": mixed_precision,
-        "gradient_checkpointing": gradient_checkpointing,
-        "compile": compile,
-        "report_to": report_to or [],
-    }
-    overrides = dict(chosen.train)
-    block_size = overrides.pop("block_size", block_size)
-    unknown = sorted(set(overrides) - {f.name for f in fields(TrainArgs)})
-    if unknown:
-        raise ConfigError(f"recipe {recipe!r} sets unknown training setting(s) {unknown}")
-    if chosen.start is not None:
-        resume, start_phase = recipe_start(chosen.start, out, resume, start_phase)
+    options = parse_recipe_flags(recipe, ctx.args, own_flags=own_flags)
+    args = TrainArgs(
+        steps=steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        lr=lr,
+        warmup_steps=warmup_steps,
+        eval_every=eval_every,
+        log_every=log_every,
+        save_every=save_every,
+        stop_after=stop_after,
+        seed=seed,
+        mixed_precision=mixed_precision,
+        gradient_checkpointing=gradient_checkpointing,
+        compile=compile,
+        report_to=report_to or [],
+    )
     spec = api.RunSpec(
         preset=preset,
         config=config,
-        overrides=chosen.config,
         data=tuple(data or ()),
         tokenizer=tokenizer,
         vocab_size=vocab_size,
         max_train_tokens=max_train_tokens,
         block_size=block_size,
         out=out,
-        args=TrainArgs(**{**settings, **overrides}),
+        args=args,
         recipe=recipe,
-        recipe_options=chosen.recipe,
+        recipe_options=options,
         curriculum=curriculum,
         resume=resume,
         start_phase=start_phase,
     )
-    api.check_spec(spec)
+    spec = api.check_spec(spec)
     try:  # Ctrl-C in the data work or in training: nothing half-written, and how to go on
         result = api.train_prepared(api.prepare(spec))
     except KeyboardInterrupt:
@@ -177,13 +162,3 @@ def summary_table(result, steps: int) -> Table:
     for name, value in rows.items():
         table.add_row(name, value)
     return table
-
-
-def recipe_start(start: RecipeStart, out: Path, resume: str | None, start_phase: str | None) -> tuple[str, str | int]:
-    """The checkpoint (inside OUT) and phase at which a recipe's flag, such as --skip-setup, starts the run."""
-    if resume is not None or start_phase is not None:
-        raise ConfigError(f"{start.flag} chooses the checkpoint and phase to start at; drop --resume and --start-phase")
-    checkpoint = out / start.checkpoint
-    if not (checkpoint / "config.json").is_file():
-        raise CheckpointError(f"{start.flag} starts from {checkpoint}, which is not a checkpoint (run the setup first)")
-    return str(checkpoint), start.phase

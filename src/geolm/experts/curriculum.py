@@ -11,15 +11,15 @@ RUN_DIR/phase-0-curvature_calibration` is the seed's `--skip-setup`. The data so
 corpus's reasoning and dialogue generators, the seed's three subsets: "cot" (question, steps, answer),
 "reasoning" (question and answer only) and "conversational" (dialogues, loss on the assistant's turns).
 
-The recipe also takes the seed's command-line flags (`SEED_FLAGS`, read by `seed_flags`), so `geolm train
+The recipe's options are the seed's command-line flags (`SeedOptions`), so `geolm train
 --preset mgm-tiny --hidden-dim 128 --experts-num 16 ...` runs as the seed's own script did.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +30,19 @@ from geolm.data.chat import Document
 from geolm.data.formats import row_to_document, source_files
 from geolm.errors import ConfigError, DataError
 from geolm.experts.options import GEOMETRIES, GeometricMoEOptions
+from geolm.nn.options import boolean, positive, positive_int
 from geolm.training import Curriculum, Phase
 from geolm.training.recipes import (
     RECIPES,
     TRAIN_SOURCE,
-    RecipeFlag,
-    RecipeFlags,
+    OptionTextError,
     RecipeInputs,
+    RecipeOptions,
+    RecipeSettings,
     RecipeStart,
-    declare_flags,
-    non_negative_int,
-    positive_float,
-    positive_int,
+    declare_options,
+    maybe,
+    recipe_option,
 )
 
 GROUPS = {"curvature": ["*.mlp.groups.*.raw_kappa"], "router": ["*.mlp.gate.*"], "experts": ["*.mlp.groups.*"]}
@@ -107,20 +108,20 @@ def mgm_sources(
 @RECIPES.register("mgm")
 def mgm_recipe(inputs: RecipeInputs) -> tuple[Curriculum, dict[str, TokenBlocks]]:
     """The five-stage schedule on the run's data plus the cot, reasoning and conversational sources, as the
-    seed's flags chose them (`seed_flags`)."""
-    options = inputs.options
-    if options.get("flash_attention") is False:
+    seed's flags chose them (`SeedOptions`)."""
+    options = inputs.options_as(SeedOptions)
+    if options.flash_attention_off:
         torch.backends.cuda.enable_flash_sdp(False)  # process-wide; CPU attention has no flash kernel
-    subsets = tuple(options.get("subsets", SUBSETS))
     sources = mgm_sources(
         inputs.tokenizer,
         inputs.block_size,
         inputs.seed,
-        subsets,
-        files=options.get("files"),
-        max_documents=options.get("sample_size", MAX_DOCUMENTS),
+        options.subsets,
+        files=options.files,
+        max_documents=options.sample_size or MAX_DOCUMENTS,
     )
-    return mgm_curriculum(subsets, options.get("stage_lengths", LENGTHS)), {TRAIN_SOURCE: inputs.train, **sources}
+    curriculum = mgm_curriculum(options.subsets, options.stage_lengths)
+    return curriculum, {TRAIN_SOURCE: inputs.train, **sources}
 
 
 def spread_experts(total: int, geometries: Sequence[str]) -> tuple[tuple[str, ...], list[int]]:
@@ -134,101 +135,241 @@ def spread_experts(total: int, geometries: Sequence[str]) -> tuple[tuple[str, ..
 
 def _dataset(text: str) -> str:
     """A dataset flag's value: "off", or a file or directory of documents (checked now, read when building)."""
-    if text == OFF:
-        return OFF
-    try:
-        source_files(text)
-    except DataError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
+    if text != OFF:
+        try:
+            source_files(text)
+        except DataError as err:
+            raise OptionTextError(str(err)) from None
     return text
-
-
-def _sequence_length(text: str) -> int:
-    value = positive_int(text)
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be at least 2 (a block holds its next-token targets), got {text!r}")
-    return value
 
 
 def _stage_steps(text: str) -> tuple[int, ...]:
     """One number of steps for every stage, or one per stage, comma-separated."""
-    steps = tuple(positive_int(part.strip()) for part in text.split(","))
-    if len(steps) not in (1, len(STAGES)):
-        raise argparse.ArgumentTypeError(f"takes one number or {len(STAGES)} (one per stage), got {len(steps)}")
-    return steps * len(STAGES) if len(steps) == 1 else steps
+    return tuple(int(part) for part in text.split(","))
 
 
-SEED_FLAGS = (
-    RecipeFlag("--hidden-dim", "model width (hidden_size); heads are then hidden // heads wide", positive_int, "N"),
-    RecipeFlag(
-        "--experts-num",
+def _whole_stages(value: Any) -> bool:
+    return isinstance(value, tuple) and len(value) in (1, len(STAGES)) and all(map(positive_int, value))
+
+
+def _at_least_two(value: Any) -> bool:
+    return positive_int(value) and value >= 2
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _count(value: Any) -> bool:
+    return positive_int(value) or (value == 0 and not isinstance(value, bool))
+
+
+def _dataset_help(subset: str) -> str:
+    return (
+        f"the {subset} subset's documents from a file or directory, or 'off' to leave it out (default: the "
+        "embedded corpus's)"
+    )
+
+
+POSITIVE = "a positive integer"
+
+
+@declare_options("mgm")
+@dataclass(frozen=True)
+class SeedOptions(RecipeOptions):
+    """The seed's flags as options of recipe "mgm", given after geolm train's own; one not given (None or
+    False) leaves the preset's or geolm train's value. Where one sets what a geolm train flag sets (--learning-rate
+    and --lr), the recipe's wins.
+
+    From Python: `api.RunSpec(preset="mgm-tiny", recipe_options=SeedOptions(hidden_dim=128, stage_steps=(20,)))`.
+    """
+
+    hidden_dim: int | None = recipe_option(
+        None,
+        maybe(positive_int),
+        POSITIVE,
+        "model width (hidden_size); heads are then hidden // heads wide",
+        sets="model",
+        parse=int,
+        metavar="N",
+    )
+    experts_num: int | None = recipe_option(
+        None,
+        maybe(positive_int),
+        POSITIVE,
         "experts in all, spread over the preset's geometries (earlier ones take the remainder; fewer than the "
         "geometries keeps the first N, one each)",
-        positive_int,
-        "N",
-    ),
-    RecipeFlag("--k-experts", "experts per token (top_k)", positive_int, "K"),
-    RecipeFlag("--num-heads", "attention heads, as many key/value heads", positive_int, "H"),
-    RecipeFlag("--learning-rate", "peak learning rate (as --lr)", positive_float, "LR"),
-    RecipeFlag("--seq-len", "tokens per training block (as --block-size)", _sequence_length, "L"),
-    RecipeFlag(
-        "--validation-steps", "evaluate every K steps, 0: only at the end (as --eval-every)", non_negative_int, "K"
-    ),
-    RecipeFlag("--amp-off", "train in full precision (AMP is opt-in via --mixed-precision; this forces it off)"),
-    RecipeFlag("--flash-attention-off", "disable the flash kernel of scaled-dot-product attention (CUDA only)"),
-    RecipeFlag("--nuanced-routing", "the curvature-aware gate (part_options.ffn.nuanced_routing)"),
-    *(
-        RecipeFlag(
-            f"--dataset-{name}",
-            f"the {name} subset's documents from a file or directory, or 'off' to leave it out (default: the "
-            "embedded corpus's)",
-            _dataset,
-            "PATH",
-        )
-        for name in SUBSETS
-    ),
-    RecipeFlag("--sample-size", f"at most N documents per subset (default {MAX_DOCUMENTS:,})", positive_int, "N"),
-    RecipeFlag(
-        "--stage-steps",
-        "steps of each stage: one number for all five, or five comma-separated; the run's steps are their sum",
-        _stage_steps,
-        "N|A,B,C,D,E",
-    ),
-    RecipeFlag("--skip-setup", f"start at stage 1 from OUT/phase-0-{STAGES[0]} of an earlier run"),
-)
-
-
-def seed_flags(values: argparse.Namespace, base: Mapping[str, Any]) -> RecipeFlags:
-    """What the seed's flags set, over `base` (the run's preset or config file fields); flags not given set
-    nothing."""
-    config: dict[str, Any] = {}
-    ffn: dict[str, Any] = {}
-    if values.hidden_dim is not None:
-        config.update(hidden_size=values.hidden_dim, head_dim=None)
-    if values.num_heads is not None:
-        config.update(num_attention_heads=values.num_heads, num_key_value_heads=values.num_heads, head_dim=None)
-    if "head_dim" in config:
-        _check_head_width(
-            config.get("hidden_size", base.get("hidden_size")),
-            config.get("num_attention_heads", base.get("num_attention_heads")),
-        )
-    base_ffn = dict((base.get("part_options") or {}).get("ffn") or {})
-    if values.experts_num is not None:
-        known = tuple(base_ffn.get("geometries") or GEOMETRIES)
-        geometries, counts = spread_experts(values.experts_num, known)
-        ffn["experts_per_geometry"] = counts
-        if geometries != known:
-            ffn["geometries"] = list(geometries)
-    if values.k_experts is not None:
-        _check_top_k(values.k_experts, {**base_ffn, **ffn}, "--experts-num" if values.experts_num else "the preset")
-        ffn["top_k"] = values.k_experts
-    if values.nuanced_routing:
-        ffn["nuanced_routing"] = True
-    if ffn:
-        config["part_options"] = {"ffn": ffn}
-    return RecipeFlags(
-        config=config, train=_train_settings(values), recipe=_recipe_options(values), start=_start(values)
+        sets="model",
+        parse=int,
+        metavar="N",
     )
+    k_experts: int | None = recipe_option(
+        None, maybe(positive_int), POSITIVE, "experts per token (top_k)", sets="model", parse=int, metavar="K"
+    )
+    num_heads: int | None = recipe_option(
+        None,
+        maybe(positive_int),
+        POSITIVE,
+        "attention heads, as many key/value heads",
+        sets="model",
+        parse=int,
+        metavar="H",
+    )
+    nuanced_routing: bool = recipe_option(
+        False, boolean, "true or false", "the curvature-aware gate (part_options.ffn.nuanced_routing)", sets="model"
+    )
+    learning_rate: float | None = recipe_option(
+        None,
+        maybe(positive),
+        "a positive number",
+        "peak learning rate (as --lr)",
+        sets="training",
+        parse=float,
+        metavar="LR",
+    )
+    seq_len: int | None = recipe_option(
+        None,
+        maybe(_at_least_two),
+        "an integer of at least 2 (a block holds its next-token targets)",
+        "tokens per training block (as --block-size)",
+        sets="training",
+        parse=int,
+        metavar="L",
+    )
+    validation_steps: int | None = recipe_option(
+        None,
+        maybe(_count),
+        "0 or a positive integer",
+        "evaluate every K steps, 0: only at the end (as --eval-every)",
+        sets="training",
+        parse=int,
+        metavar="K",
+    )
+    amp_off: bool = recipe_option(
+        False,
+        boolean,
+        "true or false",
+        "train in full precision (AMP is opt-in via --mixed-precision; this forces it off)",
+        sets="training",
+    )
+    stage_steps: tuple[int, ...] | None = recipe_option(
+        None,
+        maybe(_whole_stages),
+        f"one positive number of steps or {len(STAGES)}, comma-separated",
+        f"steps of each stage: one number for all {len(STAGES)}, or one per stage, comma-separated; the run's steps "
+        "are their sum",
+        parse=_stage_steps,
+        metavar="N|A,B,C,D,E",
+    )
+    dataset_cot: str | None = recipe_option(
+        None, maybe(_text), "'off' or a file or directory", _dataset_help("cot"), parse=_dataset, metavar="PATH"
+    )
+    dataset_reasoning: str | None = recipe_option(
+        None,
+        maybe(_text),
+        "'off' or a file or directory",
+        _dataset_help("reasoning"),
+        parse=_dataset,
+        metavar="PATH",
+    )
+    dataset_conversational: str | None = recipe_option(
+        None,
+        maybe(_text),
+        "'off' or a file or directory",
+        _dataset_help("conversational"),
+        parse=_dataset,
+        metavar="PATH",
+    )
+    sample_size: int | None = recipe_option(
+        None,
+        maybe(positive_int),
+        POSITIVE,
+        f"at most N documents per subset (default {MAX_DOCUMENTS:,})",
+        parse=int,
+        metavar="N",
+    )
+    flash_attention_off: bool = recipe_option(
+        False, boolean, "true or false", "disable the flash kernel of scaled-dot-product attention (CUDA only)"
+    )
+    skip_setup: bool = recipe_option(
+        False,
+        boolean,
+        "true or false",
+        f"start at stage 1 from OUT/phase-0-{STAGES[0]} of an earlier run",
+        sets="start",
+    )
+
+    def check_together(self, where: str) -> None:
+        if not self.subsets:
+            raise ConfigError(
+                f"{where}: --dataset-cot, --dataset-reasoning and --dataset-conversational are all off; keep one"
+            )
+
+    @property
+    def subsets(self) -> tuple[str, ...]:
+        """The subsets the mixtures use: those whose dataset option is not "off"."""
+        return tuple(name for name in SUBSETS if getattr(self, f"dataset_{name}") != OFF)
+
+    @property
+    def files(self) -> dict[str, str]:
+        """The user's file or directory of each subset that has one."""
+        chosen = {name: getattr(self, f"dataset_{name}") for name in SUBSETS}
+        return {name: path for name, path in chosen.items() if path not in (None, OFF)}
+
+    @property
+    def stage_lengths(self) -> tuple[float, ...]:
+        """The stages' shares of the steps."""
+        if self.stage_steps is None:
+            return LENGTHS
+        steps = self.stage_steps * len(STAGES) if len(self.stage_steps) == 1 else self.stage_steps
+        return tuple(count / sum(steps) for count in steps)
+
+    def settings(self, base: Mapping[str, Any]) -> RecipeSettings:
+        """The model config overrides, training settings and start the seed's flags set over `base`."""
+        start = RecipeStart(1, f"phase-0-{STAGES[0]}", "--skip-setup") if self.skip_setup else None
+        return RecipeSettings(config=self._model(base), train=self._training(), start=start)
+
+    def _model(self, base: Mapping[str, Any]) -> dict[str, Any]:
+        config: dict[str, Any] = {}
+        ffn: dict[str, Any] = {}
+        if self.hidden_dim is not None:
+            config.update(hidden_size=self.hidden_dim, head_dim=None)
+        if self.num_heads is not None:
+            config.update(num_attention_heads=self.num_heads, num_key_value_heads=self.num_heads, head_dim=None)
+        if "head_dim" in config:
+            _check_head_width(
+                config.get("hidden_size", base.get("hidden_size")),
+                config.get("num_attention_heads", base.get("num_attention_heads")),
+            )
+        base_ffn = dict((base.get("part_options") or {}).get("ffn") or {})
+        if self.experts_num is not None:
+            known = tuple(base_ffn.get("geometries") or GEOMETRIES)
+            geometries, counts = spread_experts(self.experts_num, known)
+            ffn["experts_per_geometry"] = counts
+            if geometries != known:
+                ffn["geometries"] = list(geometries)
+        if self.k_experts is not None:
+            _check_top_k(self.k_experts, {**base_ffn, **ffn}, "--experts-num" if self.experts_num else "the preset")
+            ffn["top_k"] = self.k_experts
+        if self.nuanced_routing:
+            ffn["nuanced_routing"] = True
+        if ffn:
+            config["part_options"] = {"ffn": ffn}
+        return config
+
+    def _training(self) -> dict[str, Any]:
+        train: dict[str, Any] = {}
+        if self.learning_rate is not None:
+            train["lr"] = self.learning_rate
+        if self.seq_len is not None:
+            train["block_size"] = self.seq_len
+        if self.validation_steps is not None:
+            train["eval_every"] = self.validation_steps
+        if self.amp_off:
+            train["mixed_precision"] = "no"
+        if self.stage_steps is not None:
+            train["steps"] = sum(self.stage_steps) * (len(STAGES) if len(self.stage_steps) == 1 else 1)
+        return train
 
 
 def _check_top_k(top_k: int, ffn: dict[str, Any], source: str) -> None:
@@ -251,52 +392,3 @@ def _check_head_width(hidden: int | None, heads: int | None) -> None:
             f"--hidden-dim/--num-heads: {heads} heads over hidden size {hidden} are {width} wide; rotary "
             "embeddings need an even width of at least 2"
         )
-
-
-def _train_settings(values: argparse.Namespace) -> dict[str, Any]:
-    train: dict[str, Any] = {}
-    if values.learning_rate is not None:
-        train["lr"] = values.learning_rate
-    if values.seq_len is not None:
-        train["block_size"] = values.seq_len
-    if values.validation_steps is not None:
-        train["eval_every"] = values.validation_steps
-    if values.amp_off:
-        train["mixed_precision"] = "no"
-    if values.stage_steps is not None:
-        train["steps"] = sum(values.stage_steps)
-    return train
-
-
-def _recipe_options(values: argparse.Namespace) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    chosen = {name: getattr(values, f"dataset_{name}") for name in SUBSETS}
-    kept = tuple(name for name in SUBSETS if chosen[name] != OFF)
-    if not kept:
-        raise ConfigError("--dataset-cot, --dataset-reasoning and --dataset-conversational are all off; keep one")
-    if kept != SUBSETS:
-        options["subsets"] = kept
-    files = {name: path for name, path in chosen.items() if path not in (None, OFF)}
-    if files:
-        options["files"] = files
-    if values.sample_size is not None:
-        options["sample_size"] = values.sample_size
-    if values.stage_steps is not None:
-        total = sum(values.stage_steps)
-        options["stage_lengths"] = tuple(steps / total for steps in values.stage_steps)
-    if values.flash_attention_off:
-        options["flash_attention"] = False
-    return options
-
-
-def _start(values: argparse.Namespace) -> RecipeStart | None:
-    return RecipeStart(1, f"phase-0-{STAGES[0]}", "--skip-setup") if values.skip_setup else None
-
-
-declare_flags(
-    "mgm",
-    SEED_FLAGS,
-    seed_flags,
-    "The seed's flags, given after geolm train's own; a flag not given leaves the preset's or geolm train's "
-    "value. Where one sets what a geolm train flag sets (--learning-rate and --lr), the recipe's flag wins.",
-)

@@ -12,15 +12,13 @@ one.
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from geolm.data import TokenBlocks
 from geolm.integrator.layer import ENERGY, EQUILIBRIUM, SPEED, IntegratorFFN
+from geolm.nn.options import one_of
 from geolm.training import Curriculum, Phase
-from geolm.training.recipes import RECIPES, TRAIN_SOURCE, RecipeFlag, RecipeFlags, RecipeInputs, declare_flags
+from geolm.training.recipes import RECIPES, TRAIN_SOURCE, RecipeInputs, RecipeOptions, declare_options, recipe_option
 
 DEFAULTS = IntegratorFFN.aux_loss_weights
 
@@ -75,25 +73,21 @@ def cycle_curriculum(preset: CyclePreset | str = "balanced") -> Curriculum:
     return Curriculum(phases)
 
 
+@declare_options("inl")
+@dataclass(frozen=True)
+class CycleOptions(RecipeOptions):
+    """The equilibrium/exploration cycle scheduler of the integrator presets."""
+
+    cycle_preset: str = recipe_option(
+        "balanced",
+        one_of(*CYCLE_PRESETS),
+        f"one of {', '.join(CYCLE_PRESETS)}",
+        "the cycle scheduler's preset",
+        metavar="NAME",
+    )
+
+
 @RECIPES.register("inl")
 def inl_recipe(inputs: RecipeInputs) -> tuple[Curriculum, dict[str, TokenBlocks]]:
-    """The cycles of the chosen preset (`--cycle-preset`, default "balanced") on the run's data."""
-    return cycle_curriculum(inputs.options.get("cycle_preset", "balanced")), {TRAIN_SOURCE: inputs.train}
-
-
-def _cycle_preset(text: str) -> str:
-    if text not in CYCLE_PRESETS:
-        raise argparse.ArgumentTypeError(f"must be one of {', '.join(CYCLE_PRESETS)}, got {text!r}")
-    return text
-
-
-def cycle_flags(values: argparse.Namespace, base: Mapping[str, Any]) -> RecipeFlags:
-    return RecipeFlags(recipe={"cycle_preset": values.cycle_preset} if values.cycle_preset else {})
-
-
-declare_flags(
-    "inl",
-    [RecipeFlag("--cycle-preset", f"the cycle scheduler's preset: {', '.join(CYCLE_PRESETS)}", _cycle_preset, "NAME")],
-    cycle_flags,
-    "The equilibrium/exploration cycle scheduler of the integrator presets.",
-)
+    """The cycles of the chosen preset (`CycleOptions.cycle_preset`, flag `--cycle-preset`) on the run's data."""
+    return cycle_curriculum(inputs.options_as(CycleOptions).cycle_preset), {TRAIN_SOURCE: inputs.train}

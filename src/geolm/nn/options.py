@@ -4,7 +4,8 @@ A part's options are a frozen dataclass deriving from `PartOptions`, each field 
 its default, what values it allows, and whether a curriculum phase may change it while training (`phase=True`:
 a runtime value such as an iteration limit, never a shape). The config holds them as
 `part_options = {kind: {key: value}}`; `GeoConfig` checks them when it is created, so a misspelt key or a value
-out of range fails before a model is built.
+out of range fails before a model is built. A recipe's options (`geolm.training.recipes.RecipeOptions`) are
+built and checked the same way (`Options`).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from geolm.errors import ConfigError, unknown_names
 Check = Callable[[Any], bool]
 
 
-def option(default: Any, check: Check, allowed: str, *, phase: bool = False) -> Any:
-    """A dataclass field with the test its values must pass, the words naming what passes, and whether a phase
-    may set it."""
-    return field(default=default, metadata={"check": check, "allowed": allowed, "phase": phase})
+def option(default: Any, check: Check, allowed: str, *, phase: bool = False, **described: Any) -> Any:
+    """A dataclass field with the test its values must pass, the words naming what passes, whether a phase
+    may set it, and what else its owner records about it (`described`: a recipe option's flag help)."""
+    return field(default=default, metadata={"check": check, "allowed": allowed, "phase": phase, **described})
 
 
 def is_real(value: Any) -> bool:
@@ -55,19 +56,14 @@ def one_of(*allowed: Any) -> Check:
 
 
 @dataclass(frozen=True)
-class PartOptions:
-    """Base of every part's options; `kind` is the config key of the part ("attention", "ffn", ...)."""
-
-    kind: ClassVar[str] = ""
+class Options:
+    """Base of the checked option dataclasses (a part's, a recipe's): built from JSON-like data, every field
+    declared with `option()` and checked against it."""
 
     @classmethod
     def where(cls) -> str:
-        return f"part_options[{cls.kind!r}]"
-
-    @classmethod
-    def from_config(cls, config: Any) -> Self:
-        """The options in `config.part_options[kind]` (missing keys take defaults), checked."""
-        return cls.from_mapping((config.part_options or {}).get(cls.kind, {}))
+        """How errors name these options."""
+        return cls.__name__
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> Self:
@@ -76,22 +72,6 @@ class PartOptions:
         options = cls(**_tuples(raw))
         options.check()
         return options
-
-    @classmethod
-    def phase_keys(cls) -> list[str]:
-        """The options a curriculum phase may set."""
-        return [f.name for f in fields(cls) if f.metadata.get("phase")]
-
-    def with_settings(self, settings: Mapping[str, Any], where: str = "part_settings") -> Self:
-        """These options with a phase's settings applied; only keys declared with `phase=True` may be set."""
-        allowed = self.phase_keys()
-        here = f"{where}[{self.kind!r}]"
-        if not allowed and settings:
-            raise ConfigError(f"{here}: this {self.kind} part takes no phase settings")
-        self._refuse_unknown(settings, allowed, here)
-        updated = replace(self, **_tuples(settings))
-        updated.check(here)
-        return updated
 
     def check(self, where: str | None = None) -> None:
         """Raise `ConfigError` naming the first key whose value fails its declared test, then `check_together`."""
@@ -111,6 +91,38 @@ class PartOptions:
         unknown = sorted(set(raw) - set(allowed))
         if unknown:
             raise ConfigError(f"{where}: {unknown_names('key', unknown, allowed)}")
+
+
+@dataclass(frozen=True)
+class PartOptions(Options):
+    """Base of every part's options; `kind` is the config key of the part ("attention", "ffn", ...)."""
+
+    kind: ClassVar[str] = ""
+
+    @classmethod
+    def where(cls) -> str:
+        return f"part_options[{cls.kind!r}]"
+
+    @classmethod
+    def from_config(cls, config: Any) -> Self:
+        """The options in `config.part_options[kind]` (missing keys take defaults), checked."""
+        return cls.from_mapping((config.part_options or {}).get(cls.kind, {}))
+
+    @classmethod
+    def phase_keys(cls) -> list[str]:
+        """The options a curriculum phase may set."""
+        return [f.name for f in fields(cls) if f.metadata.get("phase")]
+
+    def with_settings(self, settings: Mapping[str, Any], where: str = "part_settings") -> Self:
+        """These options with a phase's settings applied; only keys declared with `phase=True` may be set."""
+        allowed = self.phase_keys()
+        here = f"{where}[{self.kind!r}]"
+        if not allowed and settings:
+            raise ConfigError(f"{here}: this {self.kind} part takes no phase settings")
+        self._refuse_unknown(settings, allowed, here)
+        updated = replace(self, **_tuples(settings))
+        updated.check(here)
+        return updated
 
 
 def _tuples(raw: Mapping[str, Any]) -> dict[str, Any]:

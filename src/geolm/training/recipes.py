@@ -4,40 +4,134 @@ A recipe turns the run's tokenizer and training blocks into a curriculum and its
 preset names its recipe (`register_preset(..., recipe="coordinate")`); "baseline" is one phase of language
 modelling on the run's data. Systems register theirs in their training module (see `geolm.systems`).
 
-A recipe may also declare command-line flags of its own (`declare_flags`): `geolm train` hands every flag it
-does not know to the run's recipe, which reads them with argparse and says what they set (`RecipeFlags`):
-model config overrides, trainer settings, options of its own builder and where the run starts. So a family's
-flags live with the family, and `geolm train` stays the same for all of them.
+A recipe may take options: a frozen dataclass deriving from `RecipeOptions`, declared with
+`@declare_options(recipe)`, each field made with `recipe_option()` (default, check, help, and what it sets).
+The recipe's builder reads them (`RecipeInputs.options`); they may also set model config fields, training
+arguments and where the run starts (`RecipeOptions.settings`), which `geolm.api` applies to the run. `geolm
+train` makes a flag of every field (`cycle_preset` is `--cycle-preset`) and hands the flags it does not know
+to the run's recipe, so a family's flags live with the family and `geolm train` stays the same for all.
 """
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, TypeVar
 
 from geolm.data import TokenBlocks
-from geolm.errors import ConfigError, did_you_mean
+from geolm.errors import ConfigError
+from geolm.nn.options import Check, Options, option
 from geolm.nn.registry import Registry
 from geolm.training.curriculum import Curriculum
+
+SETS = {
+    "model": "model config fields",
+    "training": "training settings",
+    "recipe": "the recipe's data and curriculum",
+    "start": "where the run starts",
+}
+
+
+class OptionTextError(ValueError):
+    """A flag's text a recipe option cannot read, with what is wrong (`recipe_option`'s `parse` raises it)."""
+
+
+def recipe_option(
+    default: Any,
+    check: Check,
+    allowed: str,
+    help: str,
+    *,
+    sets: str = "recipe",
+    parse: Callable[[str], Any] = str,
+    metavar: str | None = None,
+) -> Any:
+    """A field of a recipe's options: its default, the test its values pass and the words for them, its flag's
+    help, what it sets (a key of `SETS`), how its flag's text is read (`parse`; a bool field with default
+    False is a switch without a value) and the value's name in the help."""
+    if sets not in SETS:
+        raise ValueError(f"sets must be one of {list(SETS)}, got {sets!r}")
+    return option(default, check, allowed, help=help, sets=sets, parse=parse, metavar=metavar)
+
+
+def maybe(check: Check) -> Check:
+    """`check`, or None: an option that is not given."""
+    return lambda value: value is None or check(value)
+
+
+@dataclass(frozen=True)
+class RecipeStart:
+    """Where a run starts when a recipe's option says so: phase `phase` from the checkpoint `checkpoint`, a
+    path inside the run directory; `option` names the option in errors."""
+
+    phase: int | str
+    checkpoint: str
+    option: str
+
+
+@dataclass(frozen=True)
+class RecipeSettings:
+    """What a recipe's options set besides its own data and curriculum.
+
+    `config`: model config overrides (`part_options` is `{kind: {key: value}}`, merged per kind into the run's,
+    not replacing them); `train`: `TrainArgs` fields, plus "block_size"; `start`: where the run starts.
+    """
+
+    config: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    start: RecipeStart | None = None
+
+
+@dataclass(frozen=True)
+class RecipeOptions(Options):
+    """Base of every recipe's options; itself without any, the options of a recipe that takes none."""
+
+    recipe: ClassVar[str] = ""
+
+    @classmethod
+    def where(cls) -> str:
+        return f"recipe {cls.recipe!r} options"
+
+    def given(self, sets: str | None = None) -> list[str]:
+        """The options not at their defaults; only those that set `sets` when it is given."""
+        return [
+            spec.name
+            for spec in fields(self)
+            if getattr(self, spec.name) != spec.default and sets in (None, spec.metadata["sets"])
+        ]
+
+    def settings(self, base: Mapping[str, Any]) -> RecipeSettings:
+        """What these options set over `base`, the run's model config fields (preset or config file, with the
+        run's overrides); a `ConfigError` when they cannot apply to it. Nothing, unless a recipe says so."""
+        return RecipeSettings()
+
+
+Opts = TypeVar("Opts", bound=RecipeOptions)
 
 
 @dataclass(frozen=True)
 class RecipeInputs:
-    """What a recipe may build on: the run's tokenizer and data, its block size and seed, and the options its
-    flags chose (`RecipeFlags.recipe`)."""
+    """What a recipe may build on: the run's tokenizer and data, its block size and seed, and its options."""
 
     tokenizer: Any
     train: TokenBlocks
     block_size: int
     seed: int
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: RecipeOptions = field(default_factory=RecipeOptions)
+
+    def options_as(self, cls: type[Opts]) -> Opts:
+        """The options as the recipe's class `cls`: its defaults when none were given."""
+        if type(self.options) is RecipeOptions:
+            return cls()
+        if not isinstance(self.options, cls):
+            raise ConfigError(f"{cls.where()} are {cls.__name__}, got {type(self.options).__name__}")
+        return self.options
 
 
 Recipe = Callable[[RecipeInputs], tuple[Curriculum, dict[str, TokenBlocks]]]
 
 RECIPES: Registry[Recipe] = Registry("recipe", noun="recipe")
+RECIPE_OPTIONS: dict[str, type[RecipeOptions]] = {}
 TRAIN_SOURCE = "train"  # the name the run's own data goes by in a recipe's sources
 
 
@@ -47,162 +141,36 @@ def baseline_recipe(inputs: RecipeInputs) -> tuple[Curriculum, dict[str, TokenBl
     return Curriculum.baseline(), {TRAIN_SOURCE: inputs.train}
 
 
-@dataclass(frozen=True)
-class RecipeStart:
-    """Where a run starts when a recipe's flag says so: phase `phase` from the checkpoint `checkpoint`, a path
-    inside the run directory; `flag` names the flag in errors."""
+def declare_options(recipe: str) -> Callable[[type[RecipeOptions]], type[RecipeOptions]]:
+    """Class decorator giving recipe `recipe` its options; its training module uses it next to
+    `RECIPES.register`."""
 
-    phase: int | str
-    checkpoint: str
-    flag: str
+    def add(cls: type[RecipeOptions]) -> type[RecipeOptions]:
+        if RECIPE_OPTIONS.get(recipe, cls) is not cls:
+            raise ValueError(f"recipe {recipe!r} already declares options")
+        cls.recipe = recipe
+        RECIPE_OPTIONS[recipe] = cls
+        return cls
 
-
-@dataclass(frozen=True)
-class RecipeFlags:
-    """What a recipe's flags set, in four parts.
-
-    `config`: model config overrides (`part_options` is `{kind: {key: value}}`, merged into the base config's
-    options by `config_overrides`, not replacing them); `train`: `TrainArgs` fields, plus "block_size";
-    `recipe`: options the recipe's builder reads (`RecipeInputs.options`); `start`: where the run starts.
-    """
-
-    config: dict[str, Any] = field(default_factory=dict)
-    train: dict[str, Any] = field(default_factory=dict)
-    recipe: dict[str, Any] = field(default_factory=dict)
-    start: RecipeStart | None = None
-
-    def config_overrides(self, base: Mapping[str, Any]) -> dict[str, Any]:
-        """`config` with its part options merged per kind into `base`'s (`geolm.config.merge_overrides`)."""
-        from geolm.config import merge_overrides
-
-        return merge_overrides(dict(base), self.config)
+    return add
 
 
-@dataclass(frozen=True)
-class RecipeFlag:
-    """One flag of a recipe: `--name VALUE`, the value read by `value` (which raises
-    `argparse.ArgumentTypeError` with what is wrong), or a switch without a value when `value` is None."""
-
-    name: str
-    help: str
-    value: Callable[[str], Any] | None = None
-    metavar: str | None = None
-
-
-Apply = Callable[[argparse.Namespace, Mapping[str, Any]], RecipeFlags]
-
-
-@dataclass(frozen=True)
-class FlagSet:
-    """A recipe's flags and the function turning their parsed values (None or False: not given) and the run's
-    base model config fields into `RecipeFlags`."""
-
-    flags: tuple[RecipeFlag, ...]
-    apply: Apply
-    description: str = ""
-
-
-RECIPE_FLAGS: dict[str, FlagSet] = {}
-
-
-def declare_flags(recipe: str, flags: Sequence[RecipeFlag], apply: Apply, description: str = "") -> None:
-    """Give recipe `recipe` command-line flags; its training module calls this next to `RECIPES.register`."""
-    if recipe in RECIPE_FLAGS:
-        raise ValueError(f"recipe {recipe!r} already declares flags")
-    RECIPE_FLAGS[recipe] = FlagSet(tuple(flags), apply, description)
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with its errors as one-line `ConfigError`s naming the flag and the recipe, never an exit."""
-
-    def __init__(self, recipe: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.recipe = recipe
-
-    def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{message.removeprefix('argument ')} (a flag of recipe {self.recipe!r})")
-
-
-def recipe_parser(recipe: str) -> argparse.ArgumentParser | None:
-    """The argparse parser of a recipe's flags; None when it declares none (an unknown recipe is an error)."""
+def options_class(recipe: str) -> type[RecipeOptions] | None:
+    """The options class of a recipe, None when it takes none (an unknown recipe is a `ConfigError`)."""
     RECIPES.get(recipe)
-    declared = RECIPE_FLAGS.get(recipe)
-    if declared is None:
-        return None
-    parser = _Parser(
-        recipe,
-        prog=f"geolm train ... (recipe {recipe!r})",
-        description=declared.description or None,
-        add_help=False,
-        allow_abbrev=False,
-    )
-    for flag in declared.flags:
-        if flag.value is None:
-            parser.add_argument(flag.name, action="store_true", help=flag.help)
-        else:
-            parser.add_argument(flag.name, type=flag.value, metavar=flag.metavar, help=flag.help)
-    return parser
+    return RECIPE_OPTIONS.get(recipe)
 
 
-def parse_recipe_flags(
-    recipe: str, args: Sequence[str], base: Mapping[str, Any], own_flags: Collection[str] = ()
-) -> RecipeFlags:
-    """Read the flags `geolm train` did not know as recipe `recipe`'s; `base` is the run's model config fields
-    before overrides (the preset's, or a config file's). Any other flag is a `ConfigError` naming it, with the
-    closest of `own_flags` (geolm train's own flags) and the recipe's flags as a suggestion."""
-    parser = recipe_parser(recipe)
-    if parser is None:
-        if args:
-            raise ConfigError(unknown_flag(args[0], recipe, [], own_flags))
-        return RecipeFlags()
-    values, unknown = parser.parse_known_args(list(args))
-    if unknown:
-        raise ConfigError(unknown_flag(unknown[0], recipe, [f.name for f in RECIPE_FLAGS[recipe].flags], own_flags))
-    return RECIPE_FLAGS[recipe].apply(values, base)
-
-
-def unknown_flag(arg: str, recipe: str, recipe_flags: Sequence[str], own_flags: Collection[str] = ()) -> str:
-    """The message for `arg`, a flag neither geolm train nor the recipe knows."""
-    flag = arg.split("=", 1)[0]
-    hint = did_you_mean(flag, [*own_flags, *recipe_flags])
-    takes = f"takes {', '.join(recipe_flags)}" if recipe_flags else "takes no flags"
-    return f"geolm train has no flag {flag}{hint}; recipe {recipe!r} {takes}"
-
-
-def recipe_flags_help(recipe: str) -> str:
-    """What `geolm train --recipe-flags` prints: argparse's help of the recipe's flags."""
-    parser = recipe_parser(recipe)
-    if parser is None:
-        return f"recipe {recipe!r} takes no flags of its own\n"
-    return parser.format_help()
-
-
-def positive_int(text: str) -> int:
-    """A flag value that must be a whole number above 0."""
-    return _whole(text, 1, "a positive integer")
-
-
-def non_negative_int(text: str) -> int:
-    """A flag value that must be a whole number, 0 or more."""
-    return _whole(text, 0, "0 or a positive integer")
-
-
-def positive_float(text: str) -> float:
-    """A flag value that must be a number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def _whole(text: str, least: int, allowed: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = least - 1
-    if value < least:
-        raise argparse.ArgumentTypeError(f"must be {allowed}, got {text!r}")
-    return value
+def recipe_options(recipe: str, given: RecipeOptions | Mapping[str, Any] | None) -> RecipeOptions:
+    """`given` as the checked options of recipe `recipe`: an instance of its class as it is, a mapping of
+    field names to values read into it."""
+    cls = options_class(recipe) or RecipeOptions
+    if isinstance(given, RecipeOptions):
+        if type(given) is not cls:
+            takes = "no options" if cls is RecipeOptions else cls.__name__
+            raise ConfigError(f"recipe {recipe!r} takes {takes}, got {type(given).__name__}")
+        given.check()
+        return given
+    if cls is RecipeOptions and given:
+        raise ConfigError(f"recipe {recipe!r} takes no options, got {', '.join(sorted(given))}")
+    return cls.from_mapping(given or {})
