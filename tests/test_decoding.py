@@ -14,10 +14,11 @@ import geolm.cli.verify as verify_cli
 from geolm.config import GeoConfig
 from geolm.modeling import GeoForCausalLM
 from geolm.nn.cache import GeoCache
+from geolm.systems import FAMILIES
 from geolm.testing import assert_cache_matches_forward, full_forward_greedy
 from test_modeling import randomized
 
-CAUSAL_FAMILIES = ["llama-tiny", "geometric-llama-tiny", "curvature-tiny", "mgm-tiny", "inl-tiny"]
+CAUSAL_FAMILIES = ["llama-tiny", *(family.tiny for family in FAMILIES)]
 
 
 def forgetful(model: GeoForCausalLM) -> GeoForCausalLM:

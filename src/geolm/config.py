@@ -164,6 +164,8 @@ class GeoConfig(PretrainedConfig):
                     f"part_options[{kind!r}] is given but the {kind} part {name!r} takes no options; "
                     f"drop it or choose a {kind} part that does"
                 )
+        for options in resolved.values():
+            options.check_in(self)
         return resolved
 
     @classmethod

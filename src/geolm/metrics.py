@@ -1,20 +1,16 @@
-"""Extra numbers a model reports for every training log record (κ per head, say); systems register theirs.
-
-Kept apart from the trainer so that registering costs a system no heavy import.
-"""
+"""Extra numbers a model reports for every training log record (κ per head, say): each family names its
+function in its `geolm.systems.Family`, imported when the trainer first logs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 
-MODEL_METRICS: list[Callable[[nn.Module], dict[str, float]]] = []
+from geolm.systems import metrics_functions
 
 
 def model_metrics(model: nn.Module) -> dict[str, float]:
-    """The merged numbers every registered function reports for `model`."""
+    """The merged numbers every family's function reports for `model`."""
     merged: dict[str, float] = {}
-    for metrics in MODEL_METRICS:
+    for metrics in metrics_functions():
         merged.update(metrics(model))
     return merged

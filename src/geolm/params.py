@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
+from geolm.systems import component_rules
+
 if TYPE_CHECKING:
     import pandas as pd
 
-# (pattern on the parameter name, component); first match wins. Systems append their own rules.
-COMPONENT_RULES: list[tuple[str, str]] = [
+# (pattern on the parameter name, component); first match wins, after the families' own rules
+# (`geolm.systems.Family.components`).
+GENERIC_RULES: tuple[tuple[str, str], ...] = (
     (r"embed_tokens\.|embed_proj\.|head_proj\.", "embeddings"),
     (r"\.modulation\.", "modulation"),
     (r"\.memory\.", "memory"),
@@ -19,7 +22,7 @@ COMPONENT_RULES: list[tuple[str, str]] = [
     (r"\.mlp\.", "ffn"),
     (r"norm\.weight$|norm\.bias$", "norms"),
     (r"^(lm_head|score)\.", "output"),
-]
+)
 
 
 BASE_COMPONENTS = ("embeddings", "attention", "ffn", "norms", "output")
@@ -27,7 +30,7 @@ BASE_COMPONENTS = ("embeddings", "attention", "ffn", "norms", "output")
 
 def component_of(name: str) -> str:
     """The component a parameter name belongs to ("other" if no rule matches)."""
-    for pattern, component in COMPONENT_RULES:
+    for pattern, component in (*component_rules(), *GENERIC_RULES):
         if re.search(pattern, name):
             return component
     return "other"

@@ -119,3 +119,24 @@ def test_unknown_verb_suggests_the_closest() -> None:
     assert "no command 'trian' (did you mean 'train'?)" in out.stderr
     out = run("analyze", "terain")
     assert out.returncode == 2 and "(did you mean 'terrain'?)" in out.stderr
+
+
+def test_nothing_outside_the_cli_imports_it() -> None:
+    """The CLI is a layer over the library: library code that imported it would depend on its callers."""
+    import ast
+    from pathlib import Path
+
+    import geolm
+
+    package = Path(geolm.__file__).parent
+    importers = []
+    for path in package.rglob("*.py"):
+        if package / "cli" in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            if any(name == "geolm.cli" or name.startswith("geolm.cli.") for name in names):
+                importers.append(str(path.relative_to(package)))
+    assert importers == []

@@ -69,7 +69,11 @@ def test_untargeted_roles_are_plain_linears_and_sharing_reuses_banks() -> None:
     ("options", "message"),
     [
         ({"wavelets": 4}, "unknown key 'wavelets' (did you mean 'wavelet_pairs'?)"),
-        ({"targets": ["q_proj", "qkv"]}, "['targets'] must be a non-empty list"),
+        (
+            {"targets": ["q_proj", "qkv"]},
+            "['targets']: 'qkv' is no projection of the model's parts (attention 'gqa': q_proj, k_proj, v_proj, "
+            "o_proj; ffn 'swiglu': gate_proj, up_proj, down_proj)",
+        ),
         ({"targets": []}, "['targets'] must be a non-empty list"),
         ({"targets": ["v_proj", "v_proj"]}, "lists a role twice"),
         ({"rank": 0}, "['rank'] must be a positive integer, got 0"),
@@ -85,6 +89,20 @@ def test_bad_options_name_the_key(options: dict, message: str) -> None:
         small_modulation(**options)
     assert message in str(caught.value)
     assert "part_options['modulation']" in str(caught.value)
+
+
+def test_the_parts_declare_what_may_be_modulated() -> None:
+    """The integrator FFN offers its own projections; a target no part of the model builds is refused."""
+    base = GeoConfig.from_preset("inl-tiny").to_dict()
+    for key in ("model_type", "transformers_version", "architectures"):
+        base.pop(key, None)
+    with pytest.raises(ConfigError, match=r"'gate_proj' is no projection .*ffn 'integrator': in_proj, out_proj\)"):
+        GeoConfig(**{**base, "modulation": "coordinate"})
+    options = {**base["part_options"], "modulation": {"targets": ["q_proj", "in_proj", "out_proj"]}}
+    model = GeoForCausalLM(GeoConfig(**{**base, "modulation": "coordinate", "part_options": options}))
+    mlp = model.model.layers[0].mlp
+    assert isinstance(mlp.in_proj, CoordinateLinear) and isinstance(mlp.out_proj, CoordinateLinear)
+    assert type(model.model.layers[0].self_attn.k_proj) is Linear
 
 
 def test_a_model_without_coordinates_is_refused() -> None:

@@ -17,7 +17,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from geolm import GeoConfig, GeoForCausalLM
+from geolm import GeoConfig, GeoForCausalLM, systems
 from geolm.inference import load_for_inference, render_chat
 from geolm.serving.endpoint import build_app
 from geolm.testing import full_forward_greedy
@@ -164,14 +164,7 @@ def test_malformed_json_gets_a_4xx_json_error(server: str, client, checkpoint: P
     assert ask(client, str(checkpoint), "hi").choices[0].message.content is not None
 
 
-FAMILIES = [
-    "geometric-llama-tiny",
-    "curvature-tiny",
-    "mgm-tiny",
-    "inl-tiny",
-    "geo-mix-moe-tiny",
-    "geo-mix-integrator-tiny",
-]
+FAMILIES = [*(family.tiny for family in systems.FAMILIES), "geo-mix-integrator-tiny"]  # the other mix too
 
 
 @pytest.mark.parametrize("preset", FAMILIES)

@@ -10,8 +10,9 @@ import torch
 
 from geolm import GeoConfig, GeoForCausalLM
 from geolm.data.tokenizer import train_tokenizer
+from geolm.experiments.modulator_claim import ClaimSettings, measure_relational_claim
 from geolm.terrain.loading import wrap_model
-from geolm.terrain.modulators import ClaimSettings, measure_relational_claim, select_items, shuffled_pairs
+from geolm.terrain.modulators import select_items, shuffled_pairs
 from geolm.terrain.sampling import word_token_ids
 
 

@@ -21,6 +21,7 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 from geolm import __version__
 from geolm.cli.quiet import quiet_libraries
 from geolm.errors import GeoError, did_you_mean
+from geolm.systems import analyze_verbs
 
 
 @dataclass(frozen=True)
@@ -55,21 +56,12 @@ ANALYZE_VERBS: dict[str, Verb] = {
         "Align two models with orthogonal Procrustes on shared words, scored on held-out words against nulls.",
         command="compare",
     ),
-    "heads": Verb(
-        "geolm.curvature.cli",
-        "heads",
-        "Classify every attention head as hyperbolic, Euclidean or spherical by its learnt curvature.",
-    ),
-    "experts": Verb(
-        "geolm.experts.cli",
-        "experts",
-        "Route held-out text of the embedded corpus and tabulate each geometry's share by kind of token.",
-    ),
     "modulator-claim": Verb(
-        "geolm.terrain.modulators.__main__",
+        "geolm.experiments.modulator_claim",
         "claim",
         "Relational Pearson/Spearman of the frozen model, modulated, trained, and with shuffled pairs.",
     ),
+    **{name: Verb(verb.module, verb.attr, verb.summary) for name, verb in analyze_verbs().items()},
 }
 
 VERBS: dict[str, Verb | Group] = {

@@ -1,8 +1,8 @@
 """Seed 000, model side: coordinate-modulated projections, the causal coordinate predictor and context scan,
 adaptive decoding, coordinate analysis and weight-only int8 inference.
 
-Importing this module registers the "coordinate" modulation part, the `geometric-llama-*` presets and the
-parameter-count components "coordinate modulation" and "coordinate predictor".
+Importing this module registers the "coordinate" modulation part and the `geometric-llama-*` presets; the
+rest of the family is declared in `geolm.systems`.
 """
 
 from geolm.coordinate import presets
@@ -15,13 +15,6 @@ from geolm.coordinate.modulation import (
 )
 from geolm.coordinate.options import CoordinateOptions
 from geolm.coordinate.scan import causal_ema
-from geolm.params import COMPONENT_RULES
-
-# Ahead of the generic ".modulation." rule, which would otherwise claim them (first match wins).
-COMPONENT_RULES[:0] = [
-    (r"\.modulation\.predictor\.", "coordinate predictor"),
-    (r"\.modulation\.(banks|directions)\b", "coordinate modulation"),
-]
 
 __all__ = [
     "CoordinateLinear",

@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from geolm.errors import ConfigError
 from geolm.nn.options import PartOptions, boolean, in_interval, non_negative, option, positive_int
 
-# Projection roles of the baseline attention and FFN that a modulation may target.
-ROLES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
 
 def _roles(targets: object) -> bool:
-    return isinstance(targets, tuple) and bool(targets) and all(t in ROLES for t in targets)
+    return isinstance(targets, tuple) and bool(targets) and all(isinstance(t, str) for t in targets)
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,9 @@ class CoordinateOptions(PartOptions):
     coord_dim: int = option(1024, positive_int, "a positive integer")
     wavelet_pairs: int = option(18, positive_int, "a positive integer")
     rank: int = option(3, positive_int, "a positive integer")
-    targets: tuple[str, ...] = option(("q_proj", "v_proj", "gate_proj"), _roles, f"a non-empty list of {list(ROLES)}")
+    targets: tuple[str, ...] = option(
+        ("q_proj", "v_proj", "gate_proj"), _roles, "a non-empty list of the roles the model's parts declare"
+    )
     share_across_layers: bool = option(False, boolean, "true or false")
     context_decay: float = option(0.95, in_interval(0.0, 1.0), "in [0, 1)", phase=True)
     predictor_hidden: int = option(200, positive_int, "a positive integer")
@@ -51,3 +50,20 @@ class CoordinateOptions(PartOptions):
     def check_together(self, where: str) -> None:
         if len(set(self.targets)) != len(self.targets):
             raise ConfigError(f"{where}['targets'] lists a role twice: {list(self.targets)}")
+
+    def check_in(self, config) -> None:
+        """Every target is a projection the model's attention or FFN part builds (each part declares its
+        `modulated_roles`), so no target is silently left unmodulated."""
+        from geolm.nn.registry import modulated_roles
+
+        offered = modulated_roles(config)
+        every = [role for roles in offered.values() for role in roles]
+        missing = [role for role in self.targets if role not in every]
+        if missing:
+            parts = "; ".join(
+                f"{kind} {getattr(config, kind)!r}: {', '.join(roles) or 'none'}" for kind, roles in offered.items()
+            )
+            raise ConfigError(
+                f"{self.where()}['targets']: {', '.join(map(repr, missing))} is no projection of the model's "
+                f"parts ({parts})"
+            )

@@ -1,7 +1,7 @@
 """Seed 002, model side: a mixture of experts that each compute in their own geometry, routed sparsely.
 
-Importing this module registers the "geometric_moe" FFN part, the "slots" memory part, the `mgm-*` presets
-and the parameter-count component "experts" (the router counts as "router").
+Importing this module registers the "geometric_moe" FFN part, the "slots" memory part and the `mgm-*`
+presets; the rest of the family is declared in `geolm.systems`.
 """
 
 from geolm.experts import presets
@@ -9,10 +9,6 @@ from geolm.experts.experts import EXPERT_GROUPS, ExpertGroup
 from geolm.experts.memory import SlotMemoryOptions, WorkingMemory
 from geolm.experts.moe import GeometricMoE
 from geolm.experts.options import GeometricMoEOptions
-from geolm.params import COMPONENT_RULES
-
-# Ahead of the generic ".mlp." rule, which would otherwise claim them (first match wins).
-COMPONENT_RULES[:0] = [(r"\.mlp\.gate\.", "router"), (r"\.mlp\.groups\.", "experts")]
 
 __all__ = [
     "EXPERT_GROUPS",

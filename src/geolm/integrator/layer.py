@@ -139,6 +139,7 @@ class IntegratorFFN(nn.Module):
     """in_proj → iterate (x, v) under the controller → out_proj; see the module docstring."""
 
     options_class = IntegratorOptions
+    modulated_roles: ClassVar[tuple[str, ...]] = ("in_proj", "out_proj")
     aux_loss_weights: ClassVar[dict[str, float]] = {
         EQUILIBRIUM: 0.01,
         ENERGY: 0.001,

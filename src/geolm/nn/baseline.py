@@ -7,12 +7,16 @@ Interfaces every registered part follows (see docs/architecture.md):
   (cos, sin) pair of the current positions and `ctx` the `ForwardContext`; it updates `ctx.cache` itself.
 - ffn: `cls(config, layer_idx, modulation)`; `forward(x, ctx) -> x`.
 - modulation: `cls(config)`, one per model; `linear(in, out, *, layer_idx, role)` builds every projection, and
-  `forward(inputs_embeds, ctx)` runs once before the first layer to put per-token state into `ctx.state`.
+  `forward(inputs_embeds, ctx)` runs once before the first layer to put per-token state into `ctx.state`. An
+  attention or FFN part names the roles it builds through `linear` in `modulated_roles`, the projections a
+  modulation may target in it.
 - memory: `cls(config, layer_idx)` or the string "none" for no module; `forward(x, ctx) -> x`, applied in each
   block between attention and FFN.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +49,8 @@ MEMORY.register("none")(None)
 @ATTENTION.register("gqa")
 class GroupedQueryAttention(nn.Module):
     """Multi-head attention with shared key/value heads, rotary positions and PyTorch SDPA kernels."""
+
+    modulated_roles: ClassVar[tuple[str, ...]] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: NoModulation) -> None:
         super().__init__()
@@ -106,6 +112,8 @@ def repeat_kv(x: torch.Tensor, groups: int) -> torch.Tensor:
 @FFN.register("swiglu")
 class SwiGLU(nn.Module):
     """Llama's gated feed-forward block: down(silu(gate(x)) * up(x))."""
+
+    modulated_roles: ClassVar[tuple[str, ...]] = ("gate_proj", "up_proj", "down_proj")
 
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: NoModulation) -> None:
         super().__init__()

@@ -124,6 +124,10 @@ class PartOptions(Options):
         updated.check(here)
         return updated
 
+    def check_in(self, config: Any) -> None:
+        """Checks against the rest of the model's config (the parts chosen beside this one); subclasses
+        override it."""
+
 
 def _tuples(raw: Mapping[str, Any]) -> dict[str, Any]:
     """JSON-like values with lists as tuples, as the frozen options hold them."""

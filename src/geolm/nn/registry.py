@@ -53,3 +53,12 @@ REGISTRIES: dict[str, Registry] = {
     "modulation": MODULATION,
     "memory": MEMORY,
 }
+
+
+def modulated_roles(config) -> dict[str, tuple[str, ...]]:
+    """The projections a modulation may target in the model `config` describes: the roles its attention and
+    FFN parts declare (`modulated_roles`), by part kind."""
+    return {
+        kind: getattr(REGISTRIES[kind].get(getattr(config, kind)), "modulated_roles", ())
+        for kind in ("attention", "ffn")
+    }

@@ -1,13 +1,12 @@
-"""Residual and field modulators that hook into geolm and Hugging Face models, and the claims they carry.
+"""Residual and field modulators that hook into geolm and Hugging Face models.
 
 `attach(model, modulator)` hooks a modulator after every block (detachable); `GeometricResidualModulator`
 LERPs the residual stream towards projected per-token sphere points; `GeometricFieldModulator` gates it with
-KSimplexChannel experts; `train_modulator` trains one with the base frozen; `measure_relational_claim`
-checks the original "+152% Pearson" with held-out words and a shuffled-pair control.
+KSimplexChannel experts; `train_modulator` trains one with the base frozen. The claim they carry ("+152%
+Pearson") is checked by `geolm.experiments.modulator_claim`.
 """
 
 from geolm.terrain.modulators.alpha import LayerAlpha
-from geolm.terrain.modulators.claim import ClaimSettings, ModulatorClaim, measure_relational_claim
 from geolm.terrain.modulators.compare import coherence, preservation, side_by_side
 from geolm.terrain.modulators.field import (
     FieldConfig,
@@ -28,20 +27,17 @@ from geolm.terrain.modulators.training import TrainingTrace, encode, pooled_hidd
 __all__ = [
     "SEED_ALPHA",
     "AttachedModulator",
-    "ClaimSettings",
     "FieldConfig",
     "GeometricFieldModulator",
     "GeometricResidualModulator",
     "KSimplexChannel",
     "LayerAlpha",
-    "ModulatorClaim",
     "RelationalItems",
     "TrainingTrace",
     "attach",
     "coherence",
     "encode",
     "find_blocks",
-    "measure_relational_claim",
     "pooled_hidden",
     "preservation",
     "regular_simplex",

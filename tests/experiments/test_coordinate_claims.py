@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from geolm.coordinate.claims import ClaimSettings, logistic_accuracy, run_claims, summary
+from geolm.experiments.coordinate_claims import ClaimSettings, logistic_accuracy, run_claims, summary
 
 TINY = ClaimSettings(steps=3, batch_size=2, documents=40, heldout_documents=12, vocab_size=300)
 

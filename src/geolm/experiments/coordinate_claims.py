@@ -8,7 +8,7 @@ learning-rate multiplier). Routing: is the task of a sequence linearly readable 
 logistic regression on the mean theta_ctx of each sequence, accuracy on held-out sequences, for a fresh model,
 the A-then-B model and a model trained with the three-phase curriculum.
 
-    python -m geolm.coordinate.claims --steps 200 --seeds 2 --out runs/claims
+    python -m geolm.experiments.coordinate_claims --steps 200 --seeds 2 --out runs/claims
 """
 
 from __future__ import annotations
