@@ -33,9 +33,9 @@ from geolm.training.recipes import RecipeOptions
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-    from geolm.data import TokenBlocks
     from geolm.inference.generation import Generation
     from geolm.training import Curriculum, TrainResult
+    from geolm.training.data import Blocks
     from geolm.training.recipes import RecipeStart
 
 __all__ = ["PreparedRun", "RunSpec", "TrainArgs", "evaluate", "generate", "load", "prepare", "resolve", "train"]
@@ -104,8 +104,8 @@ class PreparedRun:
     spec: RunSpec
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
-    sources: dict[str, TokenBlocks]
-    validation: TokenBlocks
+    sources: dict[str, Blocks]
+    validation: Blocks | None
     curriculum: Curriculum
 
 
@@ -278,10 +278,12 @@ def new_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     from transformers import AutoTokenizer
 
     from geolm.config import GeoConfig
+    from geolm.data.shards import TOKENIZER_DIR
     from geolm.modeling import GeoForCausalLM
     from geolm.training.checkpoint import resume_checkpoint
 
     checkpoint = resume_checkpoint(spec.resume, spec.run_dir) if spec.resume else None
+    shards = shards_of(spec)
     if checkpoint is not None:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         config = GeoConfig.from_pretrained(checkpoint)
@@ -292,19 +294,40 @@ def new_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             if not (spec.tokenizer / "tokenizer.json").exists():
                 raise CheckpointError(f"no tokenizer.json in tokenizer directory {spec.tokenizer}")
             tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer)
+        elif shards is not None:
+            tokenizer = AutoTokenizer.from_pretrained(shards / TOKENIZER_DIR)
         else:
             tokenizer = new_tokenizer(spec.data, spec.seed, spec.vocab_size or base.vocab_size)
         special = {key: getattr(tokenizer, key) for key in ("pad_token_id", "bos_token_id", "eos_token_id")}
         config = model_config(spec, vocab_size=len(tokenizer), **special)
     check_block_size(spec.block_size, config)
+    if shards is not None:
+        from geolm.data.cache import tokenizer_fingerprint
+        from geolm.data.shards import check_tokenizer
+
+        check_tokenizer(shards, tokenizer_fingerprint(tokenizer), "the checkpoint's" if checkpoint else "the run's")
     torch.manual_seed(spec.seed)
     return GeoForCausalLM(config), tokenizer
 
 
-def token_blocks(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> tuple[TokenBlocks, TokenBlocks]:
-    """Training and validation blocks of the spec's data (the embedded corpus's are built once, then cached)."""
+def token_blocks(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> tuple[Blocks, Blocks | None]:
+    """Training and validation blocks of the spec's data: read by memory map from a shards directory, else
+    tokenized now (the embedded corpus's are built once, then cached)."""
     from geolm.data.cache import cached_blocks, tokenizer_fingerprint
     from geolm.data.prepare import prepare_lm_data
+    from geolm.data.shards import ShardBlocks, read_index
+
+    shards = shards_of(spec)
+    if shards is not None:
+        pad = tokenizer.pad_token_id
+        train = ShardBlocks(shards, "train", spec.block_size, pad, max_tokens=spec.max_train_tokens)
+        held_out = read_index(shards)["splits"]["validation"]
+        validation = ShardBlocks(shards, "validation", spec.block_size, pad) if held_out else None
+        console.print(
+            f"data: {len(train):,} training blocks of {spec.block_size} tokens from {shards} (memory-mapped), "
+            f"{len(validation) if validation else 0:,} validation blocks"
+        )
+        return train, validation
 
     def blocks() -> tuple:
         data = list(spec.data) or None
@@ -323,9 +346,24 @@ def token_blocks(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> tuple[Tok
     return train_blocks, validation
 
 
+def shards_of(spec: RunSpec) -> Path | None:
+    """The spec's shards directory (`geolm data tokenize` wrote it) when its data is one; None for files of
+    documents or the embedded corpus."""
+    from geolm.data.shards import is_shards_directory
+
+    shards = [path for path in spec.data if is_shards_directory(path)]
+    if not shards:
+        return None
+    if len(spec.data) > 1:
+        raise ConfigError(f"--data {shards[0]} is a shards directory; give it alone, not with other data")
+    if spec.vocab_size is not None:
+        raise ConfigError(f"--vocab-size trains a new tokenizer, but the shards in {shards[0]} carry theirs")
+    return shards[0]
+
+
 def curriculum_and_sources(
-    spec: RunSpec, tokenizer: PreTrainedTokenizerBase, train_blocks: TokenBlocks
-) -> tuple[Curriculum, dict[str, TokenBlocks]]:
+    spec: RunSpec, tokenizer: PreTrainedTokenizerBase, train_blocks: Blocks
+) -> tuple[Curriculum, dict[str, Blocks]]:
     """The run's curriculum and named training sources: the spec's curriculum on the run's data if given,
     else what its recipe builds with its options."""
     from geolm.systems import register_training

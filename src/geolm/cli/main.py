@@ -119,7 +119,9 @@ VERBS: dict[str, Verb | Group] = {
         "An interactive numbered menu: train, chat, compare checkpoints, analyse geometry, run the suite.",
     ),
     "experiment": Verb("geolm.cli.experiment", "app", "Experiment suites comparing geometric and standard models."),
-    "data": Verb("geolm.cli.data", "app", "The embedded WordNet corpus: rebuild it, count it."),
+    "data": Verb(
+        "geolm.cli.data", "app", "Tokenize a corpus into shards; rebuild and count the embedded WordNet corpus."
+    ),
     "analyze": Group(
         "Geometry analysis of models: terrain, comparisons, curvature heads, experts, modulators.", ANALYZE_VERBS
     ),

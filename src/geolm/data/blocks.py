@@ -33,6 +33,11 @@ class TokenBlocks:
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         return {"input_ids": self.input_ids[index], "labels": self.labels[index]}
 
+    def rows(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input_ids, labels) of the blocks `index` as int64: what the trainer reads of any source of blocks
+        (`geolm.data.shards.ShardBlocks` reads them from disk)."""
+        return self.input_ids[index].long(), self.labels[index].long()
+
     @property
     def block_size(self) -> int:
         return self.input_ids.shape[1]

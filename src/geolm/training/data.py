@@ -14,14 +14,16 @@ import torch
 
 from geolm.data import TokenBlocks
 from geolm.data.packing import IGNORE
+from geolm.data.shards import ShardBlocks
 from geolm.errors import DataError
 
+Blocks = TokenBlocks | ShardBlocks  # fixed-length blocks in memory or on disk, read by `rows(index)`
 _MIXTURE_STREAM = 1 << 30  # keeps mixture draws apart from the per-source permutation streams
 
 
-def as_sources(data: TokenBlocks | Mapping[str, TokenBlocks]) -> dict[str, TokenBlocks]:
-    """Named sources from one `TokenBlocks` (named "train") or a mapping; all share one block size."""
-    sources = {"train": data} if isinstance(data, TokenBlocks) else dict(data)
+def as_sources(data: Blocks | Mapping[str, Blocks]) -> dict[str, Blocks]:
+    """Named sources from one source of blocks (named "train") or a mapping; all share one block size."""
+    sources = dict(data) if isinstance(data, Mapping) else {"train": data}
     if not sources:
         raise DataError("training data has no sources")
     for name, blocks in sources.items():
@@ -76,7 +78,7 @@ class EpochOrder:
 class BatchStream:
     """Global micro-batches (every process draws the same ones and keeps its own slice)."""
 
-    def __init__(self, sources: dict[str, TokenBlocks], seed: int) -> None:
+    def __init__(self, sources: dict[str, Blocks], seed: int) -> None:
         self.sources = sources
         self.names = list(sources)
         self.seed = seed
@@ -105,8 +107,7 @@ class BatchStream:
             rows = np.flatnonzero(choice == i)
             if rows.size:
                 picked = torch.from_numpy(self.orders[name].take(rows.size))
-                input_ids[rows] = self.sources[name].input_ids[picked].long()
-                labels[rows] = self.sources[name].labels[picked].long()
+                input_ids[rows], labels[rows] = self.sources[name].rows(picked)
         return {"input_ids": input_ids, "labels": labels}
 
     def state(self) -> dict[str, list[int]]:
@@ -121,12 +122,13 @@ class BatchStream:
                 self.orders[name].seek(epoch, index)
 
 
-def eval_batches(data: TokenBlocks, count: int, max_batches: int) -> list[dict[str, torch.Tensor]]:
+def eval_batches(data: Blocks, count: int, max_batches: int) -> list[dict[str, torch.Tensor]]:
     """The first `max_batches` global batches of `count` blocks, in order; the last wraps to the start
     so every process gets a full slice (collective forwards such as FSDP need equal work on each rank)."""
     n_batches = min(max_batches, -(-len(data) // count))
     batches = []
     for b in range(n_batches):
         rows = torch.arange(b * count, (b + 1) * count) % len(data)
-        batches.append({"input_ids": data.input_ids[rows].long(), "labels": data.labels[rows].long()})
+        input_ids, labels = data.rows(rows)
+        batches.append({"input_ids": input_ids, "labels": labels})
     return batches

@@ -23,6 +23,7 @@ from geolm.errors import ConfigError
 from geolm.nn.options import Check, Options, option
 from geolm.nn.registry import Registry
 from geolm.training.curriculum import Curriculum
+from geolm.training.data import Blocks
 
 SETS = {
     "model": "model config fields",
@@ -114,7 +115,7 @@ class RecipeInputs:
     """What a recipe may build on: the run's tokenizer and data, its block size and seed, and its options."""
 
     tokenizer: Any
-    train: TokenBlocks
+    train: Blocks
     block_size: int
     seed: int
     options: RecipeOptions = field(default_factory=RecipeOptions)

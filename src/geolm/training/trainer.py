@@ -22,7 +22,6 @@ from accelerate import Accelerator
 from accelerate.utils import set_seed
 from torch import nn
 
-from geolm.data import TokenBlocks
 from geolm.data.packing import IGNORE
 from geolm.errors import CheckpointError, ConfigError, TrainingError
 from geolm.metrics import model_metrics
@@ -41,7 +40,7 @@ from geolm.training.checkpoint import (
     vocab_fingerprint,
 )
 from geolm.training.curriculum import Curriculum, Phase
-from geolm.training.data import BatchStream, as_sources, eval_batches, loss_tokens
+from geolm.training.data import BatchStream, Blocks, as_sources, eval_batches, loss_tokens
 from geolm.training.losses import LOSSES
 from geolm.training.metrics import RunLog, plot_losses
 from geolm.training.optim import build_optimizer, set_learning_rates
@@ -82,8 +81,8 @@ class StepOutcome:
 
 def train(
     model: nn.Module,
-    train_data: TokenBlocks | Mapping[str, TokenBlocks],
-    val_data: TokenBlocks | None,
+    train_data: Blocks | Mapping[str, Blocks],
+    val_data: Blocks | None,
     args: TrainArgs,
     run_dir: str | Path,
     *,
@@ -94,8 +93,9 @@ def train(
 ) -> TrainResult:
     """Train `model` (any HF causal LM taking `input_ids` and `labels`) and write checkpoints to `run_dir`.
 
-    `train_data` is one `TokenBlocks` or named sources for curriculum mixtures; `resume` is None (start
-    fresh), "auto" (RUN_DIR/last if it exists) or a checkpoint or run directory. `start_phase` (a name or
+    `train_data` is one source of blocks (`TokenBlocks` in memory, `ShardBlocks` on disk) or named sources
+    for curriculum mixtures; `resume` is None (start fresh), "auto" (RUN_DIR/last if it exists) or a
+    checkpoint or run directory. `start_phase` (a name or
     number) starts at that phase's first step from the `resume` checkpoint, skipping the phases before it.
     """
     run_dir = Path(run_dir)
@@ -194,7 +194,7 @@ class Trainer:
     model: nn.Module
     optimizer: torch.optim.Optimizer
     stream: BatchStream
-    val_data: TokenBlocks | None
+    val_data: Blocks | None
     args: TrainArgs
     curriculum: Curriculum
     run_dir: Path

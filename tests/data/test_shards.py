@@ -1,0 +1,144 @@
+"""Token shards: the blocks read from disk are the blocks `pack` makes, written deterministically and whole."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from geolm.data.chat import Document
+from geolm.data.formats import load_source, row_to_document
+from geolm.data.mixing import in_validation
+from geolm.data.packing import encode_documents, pack
+from geolm.data.shards import INDEX, PROGRESS, ShardBlocks, check_tokenizer, write_shards
+from geolm.data.tokenize import encode_numbered, tokenize_corpus
+from geolm.errors import DataError
+
+TURNS = [{"role": "user", "content": "What is a heron?"}, {"role": "assistant", "content": "A wading bird."}]
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, texts: list[str]) -> Path:
+    """Text records and conversations (loss on the assistant's turns only) in one JSONL file."""
+    rows = [{"text": text} for text in texts[:30]] + [{"messages": TURNS}] * 10 + [{"text": t} for t in texts[30:60]]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def tokenize(corpus: Path, tokenizer, out: Path, **options) -> dict:
+    tokenizer.save_pretrained(out.parent / "tok")
+    options = {"validation_fraction": 0.2, "shard_tokens": 64, "progress": False, **options}
+    return tokenize_corpus([corpus], tokenizer, out.parent / "tok", out, **options)
+
+
+def split_documents(corpus: Path, held_out: bool) -> list[Document]:
+    rows = enumerate(load_source(corpus))
+    return [row_to_document(row) for i, row in rows if in_validation(0, 0, i, 0.2) == held_out]
+
+
+@pytest.mark.parametrize("block_size", [7, 64])
+def test_shard_blocks_are_the_blocks_pack_makes(corpus: Path, tokenizer, tmp_path: Path, block_size: int) -> None:
+    index = tokenize(corpus, tokenizer, tmp_path / "shards")
+    assert len(index["splits"]["train"]) > 3  # several shards, so blocks cross shard boundaries
+    for split, held_out in (("train", False), ("validation", True)):
+        expected = pack(encode_documents(tokenizer, split_documents(corpus, held_out)), block_size, 0)
+        blocks = ShardBlocks(tmp_path / "shards", split, block_size, 0)
+        ids, labels = blocks.rows(torch.arange(len(blocks)))
+        assert len(blocks) == len(expected) and blocks.block_size == block_size
+        assert torch.equal(ids, expected.input_ids) and torch.equal(labels, expected.labels)
+        assert blocks.num_loss_tokens == expected.num_loss_tokens
+    assert (labels == -100).any() and (labels != -100).any()
+    cut = ShardBlocks(tmp_path / "shards", "train", block_size, 0, max_tokens=50)
+    assert cut.tokens == 50 and len(cut) == -(-50 // block_size)
+
+
+def test_the_same_inputs_give_the_same_bytes_with_any_number_of_workers(corpus: Path, tokenizer, tmp_path) -> None:
+    tokenize(corpus, tokenizer, tmp_path / "one", workers=1)
+    tokenize(corpus, tokenizer, tmp_path / "two", workers=2)
+    names = sorted(p.name for p in (tmp_path / "one").glob("*-*"))
+    assert names and names == sorted(p.name for p in (tmp_path / "two").glob("*-*"))
+    for name in [*names, INDEX]:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    stored = np.load(tmp_path / "one" / "train-00000.starts.npy")
+    assert stored[0] == 0 and np.all(np.diff(stored) > 0)  # document boundaries
+
+
+def test_an_interrupted_tokenization_goes_on_after_its_last_whole_shard(tokenizer, tmp_path: Path, texts) -> None:
+    records = [(i % 5 == 0, text) for i, text in enumerate(texts)]
+    encoded: list[int] = []
+
+    def encode(numbered, stop_after=None):
+        for number, document in numbered:
+            if stop_after is not None and len(encoded) == stop_after:
+                raise KeyboardInterrupt
+            encoded.append(number)
+            yield encode_numbered(tokenizer, [(number, document)])
+
+    settings = {"inputs": "texts"}
+    straight = write_shards(lambda: iter(records), encode, tmp_path / "straight", settings, len(tokenizer), 40)
+    encoded.clear()
+    with pytest.raises(KeyboardInterrupt):
+        write_shards(lambda: iter(records), lambda n: encode(n, 40), tmp_path / "cut", settings, len(tokenizer), 40)
+    progress = json.loads((tmp_path / "cut" / PROGRESS).read_text())
+    assert progress["splits"]["validation"]["done"] and progress["splits"]["train"]["shards"]
+    whole = {p.name for p in (tmp_path / "cut").glob("train-*.tokens")}
+    assert len(whole) == len(progress["splits"]["train"]["shards"])  # no half shard lies there
+    encoded.clear()
+    resumed = write_shards(lambda: iter(records), encode, tmp_path / "cut", settings, len(tokenizer), 40)
+    assert resumed == straight and min(encoded) >= progress["splits"]["train"]["records"]  # not read again
+    for path in (tmp_path / "straight").glob("*-*"):
+        assert path.read_bytes() == (tmp_path / "cut" / path.name).read_bytes(), path.name
+    with pytest.raises(DataError, match="interrupted tokenization of other inputs"):
+        write_shards(lambda: iter(records), encode, tmp_path / "cut", {"inputs": "other"}, len(tokenizer), 40)
+
+
+def test_damaged_shards_and_another_tokenizer_are_named(corpus: Path, tokenizer, tmp_path: Path) -> None:
+    from geolm.data.tokenizer import train_tokenizer
+
+    shards = tmp_path / "shards"
+    tokenize(corpus, tokenizer, shards)
+    with pytest.raises(DataError, match="tokenized with another tokenizer"):
+        check_tokenizer(shards, "0" * 64, "the checkpoint's")
+    other = train_tokenizer(["a different corpus entirely"] * 20, vocab_size=300, min_frequency=1)
+    with pytest.raises(DataError, match="already holds tokenized shards"):
+        tokenize(corpus, other, shards)
+    tokens = shards / "train-00001.tokens"
+    tokens.write_bytes(tokens.read_bytes()[:-2])
+    with pytest.raises(DataError, match=r"train-00001.tokens: \d+ bytes where the index says \d+ \(truncated\?\)"):
+        ShardBlocks(shards, "train", 16, 0)
+    (shards / INDEX).unlink()
+    with pytest.raises(DataError, match="no shards index"):
+        ShardBlocks(shards, "train", 16, 0)
+
+
+def test_training_on_shards_resumes_exactly_and_refuses_another_tokenizer(corpus: Path, tokenizer, tmp_path) -> None:
+    from geolm import api
+    from geolm.errors import ConfigError
+
+    tokenize(corpus, tokenizer, tmp_path / "shards")
+
+    def run(out: str, resume: str | None = None, **settings) -> list[float]:
+        args = api.TrainArgs(steps=6, batch_size=2, eval_every=0, save_every=0, log_every=1, **settings)
+        data = (tmp_path / "shards",)
+        api.train(
+            api.RunSpec(preset="llama-tiny", data=data, out=tmp_path / out, block_size=16, args=args, resume=resume)
+        )
+        rows = [json.loads(line) for line in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]
+        return [row["loss"] for row in rows if "loss" in row and "event" not in row]
+
+    straight = run("straight")
+    run("split", stop_after=3)
+    assert run("split", resume="auto") == straight and len(straight) == 6  # N + resume + N == 2N, read from disk
+    assert json.loads((tmp_path / "straight" / "last" / "trainer_state" / "state.json").read_text())["step"] == 6
+    with pytest.raises(ConfigError, match="--vocab-size trains a new tokenizer, but the shards"):
+        api.prepare(api.RunSpec(preset="llama-tiny", data=(tmp_path / "shards",), out=tmp_path / "v", vocab_size=300))
+    other = tmp_path / "other"
+    from geolm.data.tokenizer import train_tokenizer
+
+    train_tokenizer(["a different corpus entirely"] * 20, vocab_size=300, min_frequency=1).save_pretrained(other)
+    with pytest.raises(DataError, match="tokenized with another tokenizer than the run's"):
+        api.prepare(api.RunSpec(preset="llama-tiny", data=(tmp_path / "shards",), out=tmp_path / "o", tokenizer=other))
