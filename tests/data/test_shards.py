@@ -50,7 +50,6 @@ def test_shard_blocks_are_the_blocks_pack_makes(corpus: Path, tokenizer, tmp_pat
         ids, labels = blocks.rows(torch.arange(len(blocks)))
         assert len(blocks) == len(expected) and blocks.block_size == block_size
         assert torch.equal(ids, expected.input_ids) and torch.equal(labels, expected.labels)
-        assert blocks.num_loss_tokens == expected.num_loss_tokens
     assert (labels == -100).any() and (labels != -100).any()
     cut = ShardBlocks(tmp_path / "shards", "train", block_size, 0, max_tokens=50)
     assert cut.tokens == 50 and len(cut) == -(-50 // block_size)
@@ -142,3 +141,61 @@ def test_training_on_shards_resumes_exactly_and_refuses_another_tokenizer(corpus
     train_tokenizer(["a different corpus entirely"] * 20, vocab_size=300, min_frequency=1).save_pretrained(other)
     with pytest.raises(DataError, match="tokenized with another tokenizer than the run's"):
         api.prepare(api.RunSpec(preset="llama-tiny", data=(tmp_path / "shards",), out=tmp_path / "o", tokenizer=other))
+
+
+def test_geolm_data_tokenize_writes_shards_geolm_train_reads(corpus: Path, tokenizer, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from geolm.cli.data import app
+    from geolm.errors import ConfigError
+
+    tokenizer.save_pretrained(tmp_path / "tok")
+    out = tmp_path / "shards"
+    args = [str(corpus), "--tokenizer", str(tmp_path / "tok"), "--out", str(out), "--workers", "1"]
+    done = CliRunner().invoke(app, ["tokenize", *args])
+    assert done.exit_code == 0, done.output
+    assert f"geolm train --data {out}" in done.output and (out / "tokenizer" / "tokenizer.json").is_file()
+    assert ShardBlocks(out, "train", 32, 0).tokens > 0
+    both = CliRunner().invoke(app, ["tokenize", str(corpus), "--out", str(tmp_path / "x")])
+    assert isinstance(both.exception, ConfigError) and "give one of --tokenizer DIR" in str(both.exception)
+    assert not (tmp_path / "x").exists()
+
+
+MEASURE = """
+import resource, sys
+from geolm import api
+args = api.TrainArgs(steps=3, batch_size=4, eval_every=0, save_every=0, log_every=1)
+api.train(api.RunSpec(preset="llama-tiny", data=(sys.argv[1],), out=sys.argv[2], block_size=64, args=args))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+@pytest.mark.slow
+def test_a_runs_memory_does_not_grow_with_the_corpus(tokenizer, tmp_path: Path) -> None:
+    """Peak resident memory of a short run on 1M and on 50M tokens of shards: the corpus stays on disk."""
+    import subprocess
+    import sys
+
+    from geolm.data.shards import ShardWriter, write_index
+
+    def synthetic(out: Path, tokens: int) -> None:
+        writer = ShardWriter(out, "train", np.dtype(np.uint16), 1 << 22, [])
+        rng = np.random.default_rng(0)
+        for _ in range(tokens // 1000):
+            writer.add(rng.integers(8, len(tokenizer), 1000, dtype=np.uint16), np.ones(1000, dtype=bool))
+        writer.close_shard()
+        write_index(out, tokenizer, {"train": writer.shards, "validation": []}, ["synthetic"], seed=0)
+
+    peaks = {}
+    for tokens in (1_000_000, 50_000_000):
+        shards = tmp_path / f"shards-{tokens}"
+        synthetic(shards, tokens)
+        assert ShardBlocks(shards, "train", 64, 0).tokens == tokens
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(shards), str(tmp_path / f"run-{tokens}")],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        peaks[tokens] = int(done.stdout.split()[-1]) / 1024  # MiB (ru_maxrss is in KiB on Linux)
+    assert abs(peaks[50_000_000] - peaks[1_000_000]) < 50, peaks  # the 50M-token corpus alone is 95 MiB of ids

@@ -171,15 +171,6 @@ class ShardBlocks:
             return empty, empty.clone()
         return torch.from_numpy(np.stack([p[0] for p in pairs])), torch.from_numpy(np.stack([p[1] for p in pairs]))
 
-    @property
-    def num_loss_tokens(self) -> int:
-        """Tokens that carry loss after the model's one-position shift (the first of each block never does)."""
-        total = 0
-        for start in range(0, self.tokens, self._block_size):
-            _, loss = self.span(start, min(start + self._block_size, self.tokens))
-            total += int(loss[1:].sum())
-        return total
-
 
 class ShardWriter:
     """Writes one split's documents into shards of about `shard_tokens` tokens, each closed at a document
@@ -286,3 +277,25 @@ def write_progress(directory: Path, progress: dict[str, Any]) -> None:
     from geolm.files import write_text_atomic
 
     write_text_atomic(directory / PROGRESS, json.dumps(progress))
+
+
+def write_index(
+    directory: Path, tokenizer: Any, shards: dict[str, list[Shard]], sources: list[str], **split_settings: Any
+) -> dict[str, Any]:
+    """Save the tokenizer beside the shards, then the index (last, atomically: a directory with an index is
+    whole); `split_settings` are how the records were split (seed, validation_fraction)."""
+    from geolm.data.cache import tokenizer_fingerprint
+    from geolm.files import write_text_atomic
+
+    tokenizer.save_pretrained(directory / TOKENIZER_DIR)
+    index = {
+        "format": FORMAT,
+        "tokenizer": tokenizer_fingerprint(tokenizer),
+        "vocab_size": len(tokenizer),
+        "dtype": token_dtype(len(tokenizer)).name,
+        "sources": sources,
+        **split_settings,
+        "splits": {split: as_jsonable(written) for split, written in shards.items()},
+    }
+    write_text_atomic(directory / INDEX, json.dumps(index, indent=1))
+    return index

@@ -8,7 +8,6 @@ the number of workers.
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from geolm.data.chat import Document
-from geolm.data.shards import FORMAT, INDEX, SHARD_TOKENS, TOKENIZER_DIR, as_jsonable, token_dtype, write_shards
+from geolm.data.shards import INDEX, SHARD_TOKENS, write_index, write_shards
 from geolm.errors import DataError
 
 CHUNK = 512  # documents a worker encodes at a time
@@ -102,7 +101,6 @@ def tokenize_corpus(
     """Tokenize `sources` (None: the embedded corpus) with `tokenizer` (saved in `tokenizer_dir`) into the
     shards directory `out`; returns its index. An interrupted call goes on after its last whole shard."""
     from geolm.data.cache import tokenizer_fingerprint
-    from geolm.files import write_text_atomic
     from geolm.progress import counted
 
     if not 0.0 <= validation_fraction < 1.0:
@@ -132,19 +130,8 @@ def tokenize_corpus(
     shards = write_shards(records, encode, out, settings, len(tokenizer), shard_tokens)
     if not shards["train"]:
         raise DataError(f"{', '.join(map(str, sources or ['the embedded corpus']))}: no training records")
-    tokenizer.save_pretrained(out / TOKENIZER_DIR)
-    index = {
-        "format": FORMAT,
-        "tokenizer": fingerprint,
-        "vocab_size": len(tokenizer),
-        "dtype": token_dtype(len(tokenizer)).name,
-        "sources": [str(s) for s in sources] if sources else ["embedded corpus"],
-        "seed": seed,
-        "validation_fraction": validation_fraction,
-        "splits": {split: as_jsonable(written) for split, written in shards.items()},
-    }
-    write_text_atomic(out / INDEX, json.dumps(index, indent=1))
-    return index
+    names = [str(source) for source in sources] if sources else ["embedded corpus"]
+    return write_index(out, tokenizer, shards, names, seed=seed, validation_fraction=validation_fraction)
 
 
 def _parallel(chunks: Iterator[list], workers: int, tokenizer_dir: str) -> Iterator[list]:
