@@ -13,6 +13,9 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# The suite runs in one pytest-xdist worker per core, a test file to a worker (its module fixtures built once).
+TEST_WORKERS ?= $(shell nproc)
+PYTEST := pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -44,7 +47,7 @@ system:
 
 test: $(STAMP) system $(PREVIOUS_SERVING)/.installed
 	$(BIN)/ruff check $(LINTED)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m $(PYTEST)
 	PYTHONPATH=$(PREVIOUS_SERVING) $(BIN)/python -c "import transformers; print('serving on transformers', transformers.__version__)"
 	PYTHONPATH=$(PREVIOUS_SERVING) $(BIN)/python -m pytest -q tests/serving/test_serving.py
 
@@ -64,7 +67,7 @@ test-latest: system
 	$(LATEST)/bin/python -m pip install --quiet --constraint lock-constraints.txt -e ".[dev,ui,eval]"
 	$(LATEST)/bin/python tools/lock_drift.py $(LOCK)
 	$(LATEST)/bin/ruff check $(LINTED)
-	$(LATEST)/bin/python -m pytest -q
+	$(LATEST)/bin/python -m $(PYTEST)
 
 # The whole suite on the newest releases past pyproject.toml's caps (torch stays at the locked CPU build), to see a
 # breaking release before users do: it prints what moved past a cap and what failed (docs/development.md).
@@ -77,7 +80,7 @@ test-next: $(STAMP) system
 	$(NEXT)/bin/python -m pip install --quiet --no-deps -e .
 	$(NEXT)/bin/python tools/lock_drift.py $(LOCK)
 	$(NEXT)/bin/ruff check $(LINTED)
-	$(NEXT)/bin/python -m pytest -q --junit-xml=$(NEXT)/results.xml; status=$$?; \
+	$(NEXT)/bin/python -m $(PYTEST) --junit-xml=$(NEXT)/results.xml; status=$$?; \
 		$(NEXT)/bin/python tools/caps.py report pyproject.toml $(NEXT)/results.xml; exit $$status
 
 demo: $(STAMP)

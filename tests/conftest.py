@@ -9,9 +9,17 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GEOLM_CACHE", tempfile.mkdtemp(prefix="geolm-cache-"))  # shared by this run only
+# `make test` runs the suite in one pytest-xdist worker per core: each worker, and every command it starts, then
+# computes on one thread, so the workers share the cores instead of oversubscribing them.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if WORKER:
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
 
-import pytest
-import torch
+import pytest  # noqa: E402 (after the environment it reads)
+import torch  # noqa: E402
+
+if WORKER:
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
