@@ -14,7 +14,7 @@ from geolm.data.formats import load_source, row_to_document
 from geolm.data.mixing import in_validation
 from geolm.data.packing import encode_documents, pack
 from geolm.data.shards import INDEX, PROGRESS, ShardBlocks, check_tokenizer, write_shards
-from geolm.data.tokenize import encode_numbered, tokenize_corpus
+from geolm.data.tokenize import encode_numbered, tokenize_sources
 from geolm.errors import DataError
 
 TURNS = [{"role": "user", "content": "What is a heron?"}, {"role": "assistant", "content": "A wading bird."}]
@@ -32,7 +32,7 @@ def corpus(tmp_path: Path, texts: list[str]) -> Path:
 def tokenize(corpus: Path, tokenizer, out: Path, **options) -> dict:
     tokenizer.save_pretrained(out.parent / "tok")
     options = {"validation_fraction": 0.2, "shard_tokens": 64, "progress": False, **options}
-    return tokenize_corpus([corpus], tokenizer, out.parent / "tok", out, **options)
+    return tokenize_sources([corpus], tokenizer, out.parent / "tok", out, **options)
 
 
 def split_documents(corpus: Path, held_out: bool) -> list[Document]:
@@ -67,7 +67,9 @@ def test_the_same_inputs_give_the_same_bytes_with_any_number_of_workers(corpus: 
 
 
 def test_an_interrupted_tokenization_goes_on_after_its_last_whole_shard(tokenizer, tmp_path: Path, texts) -> None:
-    records = [(i % 5 == 0, text) for i, text in enumerate(texts)]
+    def records(split: str):
+        return ((i, text) for i, text in enumerate(texts) if (i % 5 == 0) == (split == "validation"))
+
     encoded: list[int] = []
 
     def encode(numbered, stop_after=None):
@@ -78,21 +80,21 @@ def test_an_interrupted_tokenization_goes_on_after_its_last_whole_shard(tokenize
             yield encode_numbered(tokenizer, [(number, document)])
 
     settings = {"inputs": "texts"}
-    straight = write_shards(lambda: iter(records), encode, tmp_path / "straight", settings, len(tokenizer), 40)
+    straight = write_shards(records, encode, tmp_path / "straight", settings, len(tokenizer), 40)
     encoded.clear()
     with pytest.raises(KeyboardInterrupt):
-        write_shards(lambda: iter(records), lambda n: encode(n, 40), tmp_path / "cut", settings, len(tokenizer), 40)
+        write_shards(records, lambda n: encode(n, 40), tmp_path / "cut", settings, len(tokenizer), 40)
     progress = json.loads((tmp_path / "cut" / PROGRESS).read_text())
     assert progress["splits"]["validation"]["done"] and progress["splits"]["train"]["shards"]
     whole = {p.name for p in (tmp_path / "cut").glob("train-*.tokens")}
     assert len(whole) == len(progress["splits"]["train"]["shards"])  # no half shard lies there
     encoded.clear()
-    resumed = write_shards(lambda: iter(records), encode, tmp_path / "cut", settings, len(tokenizer), 40)
+    resumed = write_shards(records, encode, tmp_path / "cut", settings, len(tokenizer), 40)
     assert resumed == straight and min(encoded) >= progress["splits"]["train"]["records"]  # not read again
     for path in (tmp_path / "straight").glob("*-*"):
         assert path.read_bytes() == (tmp_path / "cut" / path.name).read_bytes(), path.name
     with pytest.raises(DataError, match="interrupted tokenization of other inputs"):
-        write_shards(lambda: iter(records), encode, tmp_path / "cut", {"inputs": "other"}, len(tokenizer), 40)
+        write_shards(records, encode, tmp_path / "cut", {"inputs": "other"}, len(tokenizer), 40)
 
 
 def test_damaged_shards_and_another_tokenizer_are_named(corpus: Path, tokenizer, tmp_path: Path) -> None:

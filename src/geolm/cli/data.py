@@ -76,7 +76,7 @@ def tokenize(
     from transformers import AutoTokenizer
 
     from geolm import api
-    from geolm.data.tokenize import tokenize_corpus
+    from geolm.data.tokenize import tokenize_sources
     from geolm.errors import ConfigError
 
     if (tokenizer is None) == (vocab_size is None):
@@ -91,7 +91,7 @@ def tokenize(
         chosen = api.new_tokenizer(data, seed, vocab_size)
         tokenizer_dir = out / "tokenizer"
         chosen.save_pretrained(tokenizer_dir)
-    index = tokenize_corpus(
+    index = tokenize_sources(
         list(data) or None,
         chosen,
         tokenizer_dir,

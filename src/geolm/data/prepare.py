@@ -30,7 +30,7 @@ def _check_arguments(block_size: int, validation_fraction: float, max_train_toke
         raise DataError(f"max_train_tokens must be positive, got {max_train_tokens}")
 
 
-def _embedded_documents(seed: int) -> tuple[list[Document], list[Document]]:
+def embedded_documents(seed: int) -> tuple[list[Document], list[Document]]:
     """All four kinds of the embedded corpus, train shuffled by `seed` (so any prefix is a fair sample)."""
     train = [d for docs in corpus_documents("train").values() for d in docs]
     random.Random(seed).shuffle(train)
@@ -38,7 +38,7 @@ def _embedded_documents(seed: int) -> tuple[list[Document], list[Document]]:
     return train, validation
 
 
-def _file_documents(
+def file_documents(
     sources: list[str | Path], weights: list[float] | None, seed: int, fraction: float, streaming: bool
 ) -> tuple[Iterable[Document], list[Document]]:
     """Mixed train documents (lazy when streaming) and the validation documents of every source."""
@@ -90,12 +90,12 @@ def prepare_lm_data(
     if sources is None:
         if weights is not None:
             raise DataError("weights mix several sources; the embedded corpus (sources=None) takes none")
-        train_docs, validation_docs = _embedded_documents(seed)
+        train_docs, validation_docs = embedded_documents(seed)
         total: int | None = len(train_docs)
     else:
         if not sources:
             raise DataError("sources is an empty list; pass files or directories, or None for the embedded corpus")
-        train_docs, validation_docs = _file_documents(sources, weights, seed, validation_fraction, streaming)
+        train_docs, validation_docs = file_documents(sources, weights, seed, validation_fraction, streaming)
         total = None
     train_iter = iter(train_docs)
     first = next(train_iter, None)

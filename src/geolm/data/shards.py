@@ -26,7 +26,7 @@ today), and the format needs no dependency (docs/data.md says more).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +183,11 @@ class ShardWriter:
         self._loss: list[np.ndarray] = []
         self._pending = 0
 
+    @property
+    def tokens(self) -> int:
+        """Tokens written and pending."""
+        return sum(shard.tokens for shard in self.shards) + self._pending
+
     def add(self, ids: np.ndarray, loss: np.ndarray) -> bool:
         """Add one document; True when that closed a shard."""
         self._ids.append(ids)
@@ -213,7 +218,7 @@ class ShardWriter:
         self._ids, self._loss, self._pending = [], [], 0
 
 
-Records = Callable[[], Iterator[tuple[bool, Any]]]
+Records = Callable[[str], Iterator[tuple[int, Any]]]
 Encode = Callable[[Iterator[tuple[int, Any]]], Iterator[list[tuple[int, np.ndarray, np.ndarray]]]]
 
 
@@ -224,11 +229,12 @@ def write_shards(
     settings: dict[str, Any],
     vocab_size: int,
     shard_tokens: int = SHARD_TOKENS,
+    limits: Mapping[str, int] | None = None,
 ) -> dict[str, list[Shard]]:
-    """The shards of every split: `records()` gives (is_validation, document) in input order, `encode` turns
-    (record number, document) pairs into ordered chunks of (record number, ids, loss mask) (a parallel map
-    may stand behind it). Each split is one pass over the records; after every shard the progress is
-    recorded, so a second call with the same `settings` goes on after the last whole shard."""
+    """The shards of every split: `records(split)` gives that split's (record number, document) in order,
+    numbers rising; `encode` turns them into ordered chunks of (record number, ids, loss mask) (a parallel map
+    may stand behind it). A split stops once it holds `limits[split]` tokens. After every shard the progress
+    is recorded, so a second call with the same `settings` goes on after the last whole shard."""
     directory.mkdir(parents=True, exist_ok=True)
     progress = read_progress(directory, settings)
     dtype = token_dtype(vocab_size)
@@ -237,17 +243,15 @@ def write_shards(
         if state["done"]:
             continue
         writer = ShardWriter(directory, split, dtype, shard_tokens, [Shard(**s) for s in state["shards"]])
-        wanted = split == "validation"
-        chosen = (
-            (number, document)
-            for number, (held_out, document) in enumerate(records())
-            if held_out == wanted and number >= state["records"]
-        )
+        limit = (limits or {}).get(split)
+        chosen = ((number, document) for number, document in records(split) if number >= state["records"])
         for chunk in encode(chosen):
             for number, ids, loss in chunk:
                 if writer.add(ids, loss):
                     state.update(records=number + 1, shards=as_jsonable(writer.shards))
                     write_progress(directory, progress)
+            if limit is not None and writer.tokens >= limit:
+                break
         writer.close_shard()
         state.update(shards=as_jsonable(writer.shards), done=True)
         write_progress(directory, progress)
