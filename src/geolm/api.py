@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from geolm.errors import CheckpointError, ConfigError
+from geolm.errors import CheckpointError, ConfigError, DataError
 from geolm.training.args import TrainArgs
 from geolm.training.recipes import RecipeOptions
 
@@ -42,6 +42,8 @@ __all__ = ["PreparedRun", "RunSpec", "TrainArgs", "evaluate", "generate", "load"
 
 console = Console(stderr=True)
 TOKENIZER_DOCUMENTS = 2_000_000  # a new tokenizer learns from at most this many documents
+VALIDATION_FRACTION = 0.05  # of each source's records held out, as `prepare_lm_data` holds out
+PARALLEL_TOKENS = 2_000_000  # a run's data up to this many training tokens is tokenized in one process
 
 
 @dataclass(frozen=True)
@@ -311,39 +313,66 @@ def new_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
 
 
 def token_blocks(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> tuple[Blocks, Blocks | None]:
-    """Training and validation blocks of the spec's data: read by memory map from a shards directory, else
-    tokenized now (the embedded corpus's are built once, then cached)."""
-    from geolm.data.cache import cached_blocks, tokenizer_fingerprint
-    from geolm.data.prepare import prepare_lm_data
+    """Training and validation blocks of the spec's data, read by memory map from shards: the spec's shards
+    directory, or its files (or the embedded corpus) tokenized once into the data cache (`run_shards`)."""
     from geolm.data.shards import ShardBlocks, read_index
 
-    shards = shards_of(spec)
-    if shards is not None:
-        pad = tokenizer.pad_token_id
-        train = ShardBlocks(shards, "train", spec.block_size, pad, max_tokens=spec.max_train_tokens)
-        held_out = read_index(shards)["splits"]["validation"]
-        validation = ShardBlocks(shards, "validation", spec.block_size, pad) if held_out else None
-        console.print(
-            f"data: {len(train):,} training blocks of {spec.block_size} tokens from {shards} (memory-mapped), "
-            f"{len(validation) if validation else 0:,} validation blocks"
+    shards = shards_of(spec) or run_shards(spec, tokenizer)
+    pad = tokenizer.pad_token_id
+    train = ShardBlocks(shards, "train", spec.block_size, pad, max_tokens=spec.max_train_tokens)
+    if train.tokens < spec.block_size:  # documents are packed end to end, so only the whole split can be short
+        raise DataError(
+            f"{shards}: the training split holds {train.tokens} tokens, fewer than one block of {spec.block_size}; "
+            "pass a smaller --block-size or more data"
         )
-        return train, validation
-
-    def blocks() -> tuple:
-        data = list(spec.data) or None
-        return prepare_lm_data(data, tokenizer, spec.block_size, seed=spec.seed, max_train_tokens=spec.max_train_tokens)
-
-    if spec.data:
-        train_blocks, validation = blocks()
-    else:
-        settings = {"block_size": spec.block_size, "seed": spec.seed, "max_train_tokens": spec.max_train_tokens}
-        settings["tokenizer"] = tokenizer_fingerprint(tokenizer)
-        train_blocks, validation = cached_blocks(blocks, console.print, **settings)
+    held_out = read_index(shards)["splits"]["validation"]
+    validation = ShardBlocks(shards, "validation", spec.block_size, pad) if held_out else None
     console.print(
-        f"data: {len(train_blocks):,} training blocks, {len(validation):,} validation blocks of {spec.block_size} "
-        "tokens"
+        f"data: {len(train):,} training blocks, {len(validation) if validation else 0:,} validation blocks of "
+        f"{spec.block_size} tokens, memory-mapped from {shards}",
+        soft_wrap=True,
     )
-    return train_blocks, validation
+    return train, validation
+
+
+def run_shards(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> Path:
+    """The spec's files, or the embedded corpus, tokenized once into shards in the data cache, in the order
+    `prepare_lm_data` gives them (each source's records shuffled by the seed, a seeded 5% held out), cut at
+    `max_train_tokens`. A second run, or a resume, with the same data and tokenizer reads them at once."""
+    import os
+
+    from geolm.data.cache import cached_shards, tokenizer_fingerprint
+    from geolm.data.prepare import check_arguments
+    from geolm.data.shards import TOKENIZER_DIR
+    from geolm.data.tokenize import embedded_records, input_signature, mixed_records, tokenize_corpus
+
+    check_arguments(spec.block_size, VALIDATION_FRACTION, spec.max_train_tokens)
+    sources = list(spec.data) or None
+    settings = {"inputs": input_signature(sources), "seed": spec.seed, "validation_fraction": VALIDATION_FRACTION}
+    if sources is None:
+        records, names = embedded_records(spec.seed), ["embedded corpus"]
+    else:
+        records = mixed_records(sources, None, spec.seed, VALIDATION_FRACTION)
+        names = [str(source) for source in sources]
+    limits = {"train": spec.max_train_tokens} if spec.max_train_tokens else None
+    small = spec.max_train_tokens is not None and spec.max_train_tokens <= PARALLEL_TOKENS
+    workers = 1 if small else min(4, len(os.sched_getaffinity(0)))
+
+    def build(out: Path) -> None:
+        tokenizer.save_pretrained(out / TOKENIZER_DIR)  # where worker processes load it
+        tokenize_corpus(
+            records,
+            tokenizer,
+            out / TOKENIZER_DIR,
+            out,
+            settings=settings,
+            sources=names,
+            workers=workers,
+            limits=limits,
+        )
+
+    key = {**settings, "tokenizer": tokenizer_fingerprint(tokenizer), "max_train_tokens": spec.max_train_tokens}
+    return cached_shards(build, lambda line: console.print(line, soft_wrap=True), **key)
 
 
 def shards_of(spec: RunSpec) -> Path | None:

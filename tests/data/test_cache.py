@@ -1,15 +1,13 @@
-"""The cache of the embedded corpus's tokenizer and blocks: where it lives, what its keys hold, and that a
-cached entry equals a fresh build."""
+"""The cache of the embedded corpus's tokenizer and of every run's shards: where it lives, what its keys hold,
+and that a cached entry equals a fresh build."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
 
-from geolm.data.blocks import TokenBlocks
-from geolm.data.cache import cache_root, cached_blocks, cached_tokenizer, entry_key
+from geolm.data.cache import cache_root, cached_shards, cached_tokenizer, entry_key
 from geolm.data.tokenizer import train_tokenizer
 
 TEXTS = [f"the heron number {i} is a kind of bird" for i in range(50)]
@@ -61,30 +59,25 @@ def test_tokenizer_is_built_once_then_read_back_equal(cache: Path) -> None:
     assert len(builds) == 2  # another setting, another entry
 
 
-def test_blocks_round_trip_and_an_unreadable_entry_is_rebuilt(cache: Path) -> None:
-    ids = torch.arange(40).reshape(5, 8)
-    labels = ids.clone()
-    labels[:, 0] = -100
-    builds = []
+def test_shards_are_built_once_and_a_damaged_entry_is_built_again(cache: Path) -> None:
+    builds, said = [], []
 
-    def build():
-        builds.append(1)
-        return TokenBlocks(ids, labels), TokenBlocks(ids[:2], labels[:2])
+    def build(directory: Path) -> None:
+        builds.append(directory)
+        (directory / "train-00000.tokens").write_bytes(b"\0\0")
+        (directory / "index.json").write_text("{}")  # written last: its presence marks a whole entry
 
-    cached_blocks(build, print, block_size=8)
-    train, validation = cached_blocks(build, print, block_size=8)
-    assert len(builds) == 1
-    assert train.input_ids.dtype == torch.long and torch.equal(train.input_ids, ids)
-    assert torch.equal(train.labels, labels) and torch.equal(validation.input_ids, ids[:2])
-    entry = cache / f"{entry_key('blocks', block_size=8)}.safetensors"
-    entry.write_bytes(b"not a safetensors file")
-    train, _ = cached_blocks(build, print, block_size=8)
-    assert len(builds) == 2 and torch.equal(train.labels, labels)
+    first = cached_shards(build, said.append, seed=0)
+    second = cached_shards(build, said.append, seed=0)
+    assert first == second == cache / entry_key("shards", seed=0) and len(builds) == 1
+    assert builds[0] != first and not builds[0].exists()  # built aside, then renamed into place
+    assert said == [f"data: cached in {first}"]
+    (first / "index.json").unlink()  # an entry cut short
+    assert cached_shards(build, said.append, seed=0) == first and len(builds) == 2
+    assert cached_shards(build, said.append, seed=1) != first and len(builds) == 3
 
 
-def test_the_cache_off_builds_every_time(monkeypatch) -> None:
+def test_the_cache_off_builds_every_time_in_a_directory_of_its_own(monkeypatch) -> None:
     monkeypatch.setenv("GEOLM_CACHE", "off")
-    builds = []
-    for _ in range(2):
-        cached_blocks(lambda: builds.append(1) or (TokenBlocks(*[torch.zeros(1, 2, dtype=torch.long)] * 2),) * 2, print)
-    assert len(builds) == 2
+    built = [cached_shards(lambda directory: None, print) for _ in range(2)]
+    assert built[0] != built[1] and all(path.is_dir() for path in built)

@@ -143,6 +143,13 @@ def test_training_on_shards_resumes_exactly_and_refuses_another_tokenizer(corpus
     train_tokenizer(["a different corpus entirely"] * 20, vocab_size=300, min_frequency=1).save_pretrained(other)
     with pytest.raises(DataError, match="tokenized with another tokenizer than the run's"):
         api.prepare(api.RunSpec(preset="llama-tiny", data=(tmp_path / "shards",), out=tmp_path / "o", tokenizer=other))
+    short = tmp_path / "short.txt"
+    short.write_text("A heron is a bird.\n")
+    tokenize(short, tokenizer, tmp_path / "short", validation_fraction=0.0)
+    spec = api.RunSpec(preset="llama-tiny", data=(tmp_path / "short",), out=tmp_path / "s", block_size=64)
+    with pytest.raises(DataError, match=r"short: the training split holds \d+ tokens, fewer than one block of 64"):
+        api.prepare(spec)
+    assert not (tmp_path / "s").exists()
 
 
 def test_geolm_data_tokenize_writes_shards_geolm_train_reads(corpus: Path, tokenizer, tmp_path: Path) -> None:
@@ -201,3 +208,26 @@ def test_a_runs_memory_does_not_grow_with_the_corpus(tokenizer, tmp_path: Path) 
         assert done.returncode == 0, done.stderr[-2000:]
         peaks[tokens] = int(done.stdout.split()[-1]) / 1024  # MiB (ru_maxrss is in KiB on Linux)
     assert abs(peaks[50_000_000] - peaks[1_000_000]) < 50, peaks  # the 50M-token corpus alone is 95 MiB of ids
+
+
+@pytest.mark.parametrize(("embedded", "max_train_tokens"), [(False, None), (False, 300), (True, 2_000)])
+def test_a_runs_own_data_is_tokenized_into_the_cache_as_prepare_lm_data_packs_it(
+    corpus: Path, tokenizer, tmp_path: Path, monkeypatch, capsys, embedded: bool, max_train_tokens: int | None
+) -> None:
+    from geolm import api
+    from geolm.data.prepare import prepare_lm_data
+
+    monkeypatch.setenv("GEOLM_CACHE", str(tmp_path / "cache"))
+    sources = None if embedded else [corpus]
+    spec = api.RunSpec(data=sources or (), block_size=16, max_train_tokens=max_train_tokens)
+    train, validation = api.token_blocks(spec, tokenizer)
+    expected = prepare_lm_data(sources, tokenizer, 16, max_train_tokens=max_train_tokens)
+    for blocks, packed in ((train, expected[0]), (validation, expected[1])):
+        ids, labels = blocks.rows(torch.arange(len(blocks)))
+        assert torch.equal(ids, packed.input_ids) and torch.equal(labels, packed.labels)
+    entries = list((tmp_path / "cache").iterdir())
+    assert len(entries) == 1 and (entries[0] / INDEX).is_file()
+    capsys.readouterr()
+    again, _ = api.token_blocks(spec, tokenizer)  # read back from the cache, not tokenized again
+    assert f"data: cached in {entries[0]}" in capsys.readouterr().err
+    assert torch.equal(again.rows(torch.arange(len(again)))[0], train.rows(torch.arange(len(train)))[0])

@@ -1,14 +1,15 @@
-"""A cache of the work every run on the embedded corpus repeats: its tokenizer and its token blocks.
+"""A cache of the work runs repeat: the embedded corpus's tokenizer, and every run's data tokenized into shards.
 
 Entries live under `$GEOLM_CACHE` (default `$XDG_CACHE_HOME/geolm`, else `~/.cache/geolm`; `GEOLM_CACHE=off`
 turns the cache off). A key is a hash of everything the result depends on: the embedded corpus file, the source
 of the code that builds documents from it, the package version, and the settings of the step (vocabulary size,
-seed, block size, the tokenizer itself for blocks). Entries are written atomically; one that cannot be read is
-rebuilt and replaced.
+seed, the input files' sizes and times, the tokenizer itself for shards). Entries are written atomically; one
+that cannot be read is rebuilt and replaced.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import json
@@ -19,16 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from safetensors import SafetensorError
-
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
-    from geolm.data.blocks import TokenBlocks
-
 OFF = {"off", "0", "false", "no"}
-SPLITS = ("train", "val")
-UNREADABLE = (OSError, KeyError, ValueError, SafetensorError)  # json.JSONDecodeError is a ValueError
+UNREADABLE = (OSError, KeyError, ValueError)  # json.JSONDecodeError is a ValueError
 T = TypeVar("T")
 
 
@@ -118,27 +114,31 @@ def cached_tokenizer(
     return _cached(path, "tokenizer", build, AutoTokenizer.from_pretrained, store, say)
 
 
-def cached_blocks(
-    build: Callable[[], tuple[TokenBlocks, TokenBlocks]], say: Callable[[str], None], **settings: Any
-) -> tuple[TokenBlocks, TokenBlocks]:
-    """The (train, validation) blocks `build` makes for these settings, from the cache when it holds them."""
-    from safetensors.torch import load_file, save_file
-
-    from geolm.data.blocks import TokenBlocks
-    from geolm.files import write_atomic
-
-    def load(path: Path) -> tuple[TokenBlocks, TokenBlocks]:
-        tensors = {name: value.long() for name, value in load_file(path).items()}
-        train, validation = (TokenBlocks(tensors[f"{s}.input_ids"], tensors[f"{s}.labels"]) for s in SPLITS)
-        return train, validation
-
-    def store(path: Path, blocks: tuple[TokenBlocks, TokenBlocks]) -> None:
-        tensors = {}
-        for split, part in zip(SPLITS, blocks, strict=True):
-            tensors[f"{split}.input_ids"] = part.input_ids.int().contiguous()  # stored as int32: half the disk
-            tensors[f"{split}.labels"] = part.labels.int().contiguous()
-        write_atomic(path, lambda tmp: save_file(tensors, str(tmp)))
+def cached_shards(build: Callable[[Path], None], say: Callable[[str], None], **settings: Any) -> Path:
+    """The shards directory `build(directory)` writes for these settings: from the cache when it holds a whole
+    one (its index is written last), else built in a staging directory and renamed into place. With the cache
+    off, a temporary directory removed when the process ends."""
+    from geolm.data.shards import INDEX
 
     root = cache_root()
-    path = root / f"{entry_key('blocks', **settings)}.safetensors" if root else None
-    return _cached(path, "data", build, load, store, say)
+    if root is None:
+        temporary = Path(tempfile.mkdtemp(prefix="geolm-shards-"))
+        atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+        build(temporary)
+        return temporary
+    path = root / entry_key("shards", **settings)
+    if (path / INDEX).is_file():
+        say(f"data: cached in {path}")
+        return path
+    shutil.rmtree(path, ignore_errors=True)  # a damaged entry: build it again
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=root))
+    try:
+        build(staging)
+        os.replace(staging, path)  # atomic: a reader sees the whole directory or none
+    except OSError:
+        if not (path / INDEX).is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path

@@ -21,7 +21,8 @@ from geolm.errors import DataError
 STREAM_SHUFFLE_BUFFER = 10_000
 
 
-def _check_arguments(block_size: int, validation_fraction: float, max_train_tokens: int | None) -> None:
+def check_arguments(block_size: int, validation_fraction: float, max_train_tokens: int | None) -> None:
+    """Refuse a block, a validation share or a token limit that cannot work, naming it."""
     if block_size < 2:
         raise DataError(f"block_size must be at least 2, got {block_size}")
     if not 0.0 <= validation_fraction < 1.0:
@@ -86,7 +87,7 @@ def prepare_lm_data(
     and the rest of the sources are mixed with probabilities `weights`. `max_train_tokens` stops reading
     (and tokenizing) once that many training tokens are packed.
     """
-    _check_arguments(block_size, validation_fraction, max_train_tokens)
+    check_arguments(block_size, validation_fraction, max_train_tokens)
     if sources is None:
         if weights is not None:
             raise DataError("weights mix several sources; the embedded corpus (sources=None) takes none")
