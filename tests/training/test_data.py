@@ -53,3 +53,27 @@ def test_eval_batches_are_full_and_in_order():
     assert len(batches) == 3
     assert torch.equal(batches[0]["input_ids"], data.input_ids[:2])
     assert torch.equal(batches[2]["input_ids"], data.input_ids[[4, 0]])
+
+
+class CountedBlocks(TokenBlocks):
+    """Blocks that remember how many rows were read."""
+
+    read = 0
+
+    def rows(self, index):
+        self.read += len(index)
+        return super().rows(index)
+
+
+def test_a_process_reads_only_its_own_rows_of_the_global_batch():
+    blocks = {name: random_blocks(30, seed=i) for i, name in enumerate("ab")}
+    everything = BatchStream(blocks, seed=1)
+    whole = everything.next_batch(8, {"a": 1.0, "b": 1.0}, 0, 0)
+    for rank in range(2):
+        counted = {name: CountedBlocks(b.input_ids, b.labels) for name, b in blocks.items()}
+        stream = BatchStream(counted, seed=1)
+        mine = stream.next_batch(8, {"a": 1.0, "b": 1.0}, 0, 0, slice(rank * 4, rank * 4 + 4))
+        assert torch.equal(mine["input_ids"], whole["input_ids"][rank * 4 : rank * 4 + 4])
+        assert torch.equal(mine["labels"], whole["labels"][rank * 4 : rank * 4 + 4])
+        assert sum(b.read for b in counted.values()) == 4  # the other process's rows were drawn but not read
+        assert stream.state() == everything.state()  # every process's orders advance alike

@@ -85,9 +85,11 @@ class BatchStream:
         self.orders = {name: EpochOrder(len(b), seed, i) for i, (name, b) in enumerate(sources.items())}
 
     def next_batch(
-        self, count: int, mixture: Mapping[str, float] | None, step: int, micro: int
+        self, count: int, mixture: Mapping[str, float] | None, step: int, micro: int, part: slice = slice(None)
     ) -> dict[str, torch.Tensor]:
-        """`count` blocks for micro-step `micro` of optimizer step `step`, drawn by the phase's mixture.
+        """Rows `part` (a process's slice) of the `count` blocks of micro-step `micro` of optimizer step `step`,
+        drawn by the phase's mixture. Every process draws all `count`, so the orders advance alike, and reads
+        only its own rows.
 
         Without a mixture the sources are weighted by their size, as if they were concatenated.
         """
@@ -100,14 +102,18 @@ class BatchStream:
         else:
             rng = np.random.default_rng([self.seed, _MIXTURE_STREAM, step, micro])
             choice = rng.choice(len(self.names), size=count, p=weights / weights.sum())
+        drawn = np.empty(count, dtype=np.int64)
+        for i, name in enumerate(self.names):
+            rows = np.flatnonzero(choice == i)
+            drawn[rows] = self.orders[name].take(rows.size)
+        choice, drawn = choice[part], drawn[part]
         block_size = next(iter(self.sources.values())).block_size
-        input_ids = torch.empty(count, block_size, dtype=torch.long)
-        labels = torch.empty(count, block_size, dtype=torch.long)
+        input_ids = torch.empty(len(drawn), block_size, dtype=torch.long)
+        labels = torch.empty(len(drawn), block_size, dtype=torch.long)
         for i, name in enumerate(self.names):
             rows = np.flatnonzero(choice == i)
             if rows.size:
-                picked = torch.from_numpy(self.orders[name].take(rows.size))
-                input_ids[rows], labels[rows] = self.sources[name].rows(picked)
+                input_ids[rows], labels[rows] = self.sources[name].rows(torch.from_numpy(drawn[rows]))
         return {"input_ids": input_ids, "labels": labels}
 
     def state(self) -> dict[str, list[int]]:

@@ -301,8 +301,10 @@ class Trainer:
         """
         acc, args = self.accelerator, self.args
         world, rank, size = acc.num_processes, acc.process_index, args.batch_size
-        micro = [self.stream.next_batch(size * world, phase.mixture, step, m) for m in range(args.grad_accum)]
-        window_tokens = max(sum(loss_tokens(b["labels"]) for b in micro), 1)
+        mine = slice(rank * size, (rank + 1) * size)  # each process reads only its own rows
+        micro = [self.stream.next_batch(size * world, phase.mixture, step, m, mine) for m in range(args.grad_accum)]
+        own_tokens = torch.tensor(sum(loss_tokens(b["labels"]) for b in micro), device=acc.device)
+        window_tokens = max(int(acc.reduce(own_tokens, "sum")), 1)  # loss tokens of the whole global batch
         terms = [n for n in phase.losses if n in LOSSES]
         aux = sorted(self.aux_defaults)
         names = terms + aux
@@ -311,7 +313,7 @@ class Trainer:
         totals = torch.zeros(len(names) + 1, device=acc.device)
         stats = StatSums()
         for m, batch in enumerate(micro):
-            local = {k: v[rank * size : (rank + 1) * size].to(acc.device) for k, v in batch.items()}
+            local = {k: v.to(acc.device) for k, v in batch.items()}
             share = loss_tokens(local["labels"]) * world / window_tokens
             last_micro = m == args.grad_accum - 1  # gradients are all-reduced once, after the last micro-step
             with nullcontext() if last_micro else acc.no_sync(self.model):
