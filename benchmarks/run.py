@@ -34,6 +34,7 @@ SECTIONS = {
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),
     "demo": ("benchmarks.demo_bench", "The demo's answers to held-out questions"),
     "startup": ("benchmarks.startup_bench", "Start-up time of the command line"),
+    "data": ("benchmarks.data_bench", "Token shards: tokenization and training throughput"),
 }
 ON_DEMAND = {"curvature_gpu"}  # needs a GPU: run with --only (make gpu-check), never by default
 
