@@ -65,6 +65,7 @@ def test_dimension_curve_has_every_size_estimator_and_spread() -> None:
     assert sorted(set(curve["sample"])) == [100, 400, 900]  # capped at the rows there are
     assert set(curve["estimator"]) == {"twonn", "mle"} and (curve["seeds"] == 3).all()
     partial, whole = curve[curve["sample"] < 900], curve[curve["sample"] == 900]
-    assert (partial["std"] > 0).all() and (whole["std"] == 0).all()  # every sample of all rows is the same set
+    assert (partial["std"] > 1e-3).all()
+    assert (whole["std"] < 1e-9).all()  # every sample of all rows is the same set (in another summation order)
     assert (curve["min"] <= curve["mean"]).all() and (curve["mean"] <= curve["max"]).all()
     assert curve[curve["sample"] == 900]["mean"].between(3.0, 5.0).all()
