@@ -51,13 +51,15 @@ class RunSpec:
     """Everything a training run depends on.
 
     The model is `preset`, or the JSON `config` file (which may name a preset), with `overrides` (config
-    fields; `part_options` is merged per kind) on top. `data` are files or directories in any accepted format;
-    none means the embedded corpus. `tokenizer` is an existing tokenizer directory; without one a byte-level
-    BPE of `vocab_size` entries (default: the model's) is trained on the data. `recipe` (default: the preset's)
-    builds the curriculum and its data sources, reading `recipe_options` (its options class, such as
-    `SeedOptions`, or a mapping of its fields); options may also set model fields, training arguments and the
-    start, applied over the spec's own by `resolve`. A `curriculum` (file or object) replaces the recipe's.
-    `resume` is None, "auto" (OUT/last if present) or a checkpoint; `start_phase` begins at that phase from it.
+    fields; `part_options` is merged per kind) on top. `data` are files or directories in any accepted format,
+    or shards directories (`geolm data tokenize`); none means the embedded corpus. `weights` mix several data
+    sources (one weight each; without them, files are mixed equally and shards directories concatenated).
+    `tokenizer` is an existing tokenizer directory; without one a byte-level BPE of `vocab_size` entries
+    (default: the model's) is trained on the data. `recipe` (default: the preset's) builds the curriculum and
+    its data sources, reading `recipe_options` (its options class, such as `SeedOptions`, or a mapping of its
+    fields); options may also set model fields, training arguments and the start, applied over the spec's own
+    by `resolve`. A `curriculum` (file or object) replaces the recipe's. `resume` is None, "auto" (OUT/last if
+    present) or a checkpoint; `start_phase` begins at that phase from it.
     The seed is `args.seed`.
     """
 
@@ -65,6 +67,7 @@ class RunSpec:
     config: Path | None = None
     overrides: Mapping[str, Any] = field(default_factory=dict)
     data: tuple[Path, ...] = ()
+    weights: tuple[float, ...] | None = None
     tokenizer: Path | None = None
     vocab_size: int | None = None
     max_train_tokens: int | None = None
@@ -79,6 +82,8 @@ class RunSpec:
 
     def __post_init__(self) -> None:  # paths may be given as strings
         object.__setattr__(self, "data", tuple(Path(p) for p in self.data))
+        if self.weights is not None:
+            object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
         for name in ("config", "tokenizer", "out", "curriculum"):
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))
@@ -296,40 +301,59 @@ def new_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
             if not (spec.tokenizer / "tokenizer.json").exists():
                 raise CheckpointError(f"no tokenizer.json in tokenizer directory {spec.tokenizer}")
             tokenizer = AutoTokenizer.from_pretrained(spec.tokenizer)
-        elif shards is not None:
-            tokenizer = AutoTokenizer.from_pretrained(shards / TOKENIZER_DIR)
+        elif shards:
+            tokenizer = AutoTokenizer.from_pretrained(shards[0] / TOKENIZER_DIR)
         else:
             tokenizer = new_tokenizer(spec.data, spec.seed, spec.vocab_size or base.vocab_size)
         special = {key: getattr(tokenizer, key) for key in ("pad_token_id", "bos_token_id", "eos_token_id")}
         config = model_config(spec, vocab_size=len(tokenizer), **special)
     check_block_size(spec.block_size, config)
-    if shards is not None:
+    if shards:
         from geolm.data.cache import tokenizer_fingerprint
         from geolm.data.shards import check_tokenizer
 
-        check_tokenizer(shards, tokenizer_fingerprint(tokenizer), "the checkpoint's" if checkpoint else "the run's")
+        whose = "the checkpoint's" if checkpoint else "the run's"
+        for directory in shards:
+            check_tokenizer(directory, tokenizer_fingerprint(tokenizer), whose)
     torch.manual_seed(spec.seed)
     return GeoForCausalLM(config), tokenizer
 
 
 def token_blocks(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> tuple[Blocks, Blocks | None]:
     """Training and validation blocks of the spec's data, read by memory map from shards: the spec's shards
-    directory, or its files (or the embedded corpus) tokenized once into the data cache (`run_shards`)."""
+    directories (several are mixed by `weights`, else concatenated), or its files (or the embedded corpus)
+    tokenized once into the data cache (`run_shards`)."""
+    from geolm.data.block_mixture import BlockMixture
+    from geolm.data.mixing import normalized_weights
     from geolm.data.shards import ShardBlocks, read_index
 
-    shards = shards_of(spec) or run_shards(spec, tokenizer)
-    pad = tokenizer.pad_token_id
-    train = ShardBlocks(shards, "train", spec.block_size, pad, max_tokens=spec.max_train_tokens)
-    if train.tokens < spec.block_size:  # documents are packed end to end, so only the whole split can be short
-        raise DataError(
-            f"{shards}: the training split holds {train.tokens} tokens, fewer than one block of {spec.block_size}; "
-            "pass a smaller --block-size or more data"
-        )
-    held_out = read_index(shards)["splits"]["validation"]
-    validation = ShardBlocks(shards, "validation", spec.block_size, pad) if held_out else None
+    directories = shards_of(spec)
+    if directories and spec.weights is not None:
+        normalized_weights(list(spec.weights), len(directories))  # one weight per directory
+    directories = directories or [run_shards(spec, tokenizer)]  # files are mixed by weights as tokenized
+    pad, size, several = tokenizer.pad_token_id, spec.block_size, len(directories) > 1
+    cut = None if several else spec.max_train_tokens  # several: the mixture is cut at whole blocks
+    parts = [ShardBlocks(d, "train", size, pad, max_tokens=cut) for d in directories]
+    for directory, part in zip(directories, parts, strict=True):
+        if part.tokens < size:  # documents are packed end to end, so only the whole split can be short
+            raise DataError(
+                f"{directory}: the training split holds {part.tokens} tokens, fewer than one block of {size}; "
+                "pass a smaller --block-size or more data"
+            )
+    held_out = [ShardBlocks(d, "validation", size, pad) for d in directories if read_index(d)["splits"]["validation"]]
+    if not several:
+        train, validation = parts[0], held_out[0] if held_out else None
+    else:
+        limit = -(-spec.max_train_tokens // size) if spec.max_train_tokens else None
+        if spec.weights is not None:
+            train = BlockMixture.weighted(parts, spec.weights, spec.seed, limit)
+        else:
+            train = BlockMixture.concatenated(parts, limit)
+        validation = BlockMixture.concatenated(held_out) if held_out else None
+    where = ", ".join(str(d) for d in directories)
     console.print(
         f"data: {len(train):,} training blocks, {len(validation) if validation else 0:,} validation blocks of "
-        f"{spec.block_size} tokens, memory-mapped from {shards}",
+        f"{size} tokens, memory-mapped from {where}",
         soft_wrap=True,
     )
     return train, validation
@@ -342,6 +366,7 @@ def run_shards(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> Path:
     import os
 
     from geolm.data.cache import cached_shards, tokenizer_fingerprint
+    from geolm.data.mixing import normalized_weights
     from geolm.data.prepare import check_arguments
     from geolm.data.shards import TOKENIZER_DIR
     from geolm.data.tokenize import embedded_records, input_signature, mixed_records, tokenize_corpus
@@ -350,9 +375,14 @@ def run_shards(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> Path:
     sources = list(spec.data) or None
     settings = {"inputs": input_signature(sources), "seed": spec.seed, "validation_fraction": VALIDATION_FRACTION}
     if sources is None:
+        if spec.weights is not None:
+            raise DataError("--weights mix several --data sources; the embedded corpus takes none")
         records, names = embedded_records(spec.seed), ["embedded corpus"]
     else:
-        records = mixed_records(sources, None, spec.seed, VALIDATION_FRACTION)
+        weights = list(spec.weights) if spec.weights is not None else None
+        normalized_weights(weights, len(sources))  # refused now, not in a worker
+        settings["weights"] = weights
+        records = mixed_records(sources, weights, spec.seed, VALIDATION_FRACTION)
         names = [str(source) for source in sources]
     limits = {"train": spec.max_train_tokens} if spec.max_train_tokens else None
     small = spec.max_train_tokens is not None and spec.max_train_tokens <= PARALLEL_TOKENS
@@ -375,19 +405,20 @@ def run_shards(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> Path:
     return cached_shards(build, lambda line: console.print(line, soft_wrap=True), **key)
 
 
-def shards_of(spec: RunSpec) -> Path | None:
-    """The spec's shards directory (`geolm data tokenize` wrote it) when its data is one; None for files of
-    documents or the embedded corpus."""
+def shards_of(spec: RunSpec) -> list[Path]:
+    """The spec's shards directories (`geolm data tokenize` wrote them) when its data are such; none for
+    files of documents or the embedded corpus."""
     from geolm.data.shards import is_shards_directory
 
     shards = [path for path in spec.data if is_shards_directory(path)]
     if not shards:
-        return None
-    if len(spec.data) > 1:
-        raise ConfigError(f"--data {shards[0]} is a shards directory; give it alone, not with other data")
+        return []
+    others = [path for path in spec.data if path not in shards]
+    if others:
+        raise ConfigError(f"--data {others[0]} is not a shards directory; give shards directories alone or files alone")
     if spec.vocab_size is not None:
         raise ConfigError(f"--vocab-size trains a new tokenizer, but the shards in {shards[0]} carry theirs")
-    return shards[0]
+    return shards
 
 
 def curriculum_and_sources(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -210,18 +211,24 @@ def test_a_runs_memory_does_not_grow_with_the_corpus(tokenizer, tmp_path: Path) 
     assert abs(peaks[50_000_000] - peaks[1_000_000]) < 50, peaks  # the 50M-token corpus alone is 95 MiB of ids
 
 
-@pytest.mark.parametrize(("embedded", "max_train_tokens"), [(False, None), (False, 300), (True, 2_000)])
+@pytest.mark.parametrize(
+    ("data", "weights", "max_train_tokens"),
+    [("one file", None, None), ("one file", None, 300), ("two files", (3, 1), None), ("embedded", None, 2_000)],
+)
 def test_a_runs_own_data_is_tokenized_into_the_cache_as_prepare_lm_data_packs_it(
-    corpus: Path, tokenizer, tmp_path: Path, monkeypatch, capsys, embedded: bool, max_train_tokens: int | None
+    corpus: Path, tokenizer, tmp_path: Path, monkeypatch, capsys, data: str, weights, max_train_tokens: int | None
 ) -> None:
     from geolm import api
     from geolm.data.prepare import prepare_lm_data
 
     monkeypatch.setenv("GEOLM_CACHE", str(tmp_path / "cache"))
-    sources = None if embedded else [corpus]
-    spec = api.RunSpec(data=sources or (), block_size=16, max_train_tokens=max_train_tokens)
+    other = tmp_path / "other.jsonl"
+    other.write_text(corpus.read_text())
+    sources = {"one file": [corpus], "two files": [corpus, other], "embedded": None}[data]
+    spec = api.RunSpec(data=sources or (), weights=weights, block_size=16, max_train_tokens=max_train_tokens)
     train, validation = api.token_blocks(spec, tokenizer)
-    expected = prepare_lm_data(sources, tokenizer, 16, max_train_tokens=max_train_tokens)
+    mixture = list(weights) if weights else None
+    expected = prepare_lm_data(sources, tokenizer, 16, weights=mixture, max_train_tokens=max_train_tokens)
     for blocks, packed in ((train, expected[0]), (validation, expected[1])):
         ids, labels = blocks.rows(torch.arange(len(blocks)))
         assert torch.equal(ids, packed.input_ids) and torch.equal(labels, packed.labels)
@@ -231,3 +238,34 @@ def test_a_runs_own_data_is_tokenized_into_the_cache_as_prepare_lm_data_packs_it
     again, _ = api.token_blocks(spec, tokenizer)  # read back from the cache, not tokenized again
     assert f"data: cached in {entries[0]}" in capsys.readouterr().err
     assert torch.equal(again.rows(torch.arange(len(again)))[0], train.rows(torch.arange(len(train)))[0])
+
+
+def test_several_shards_directories_are_mixed_by_weights_and_resume_exactly(corpus: Path, tokenizer, tmp_path) -> None:
+    from geolm import api
+    from geolm.errors import ConfigError
+
+    lines = corpus.read_text().splitlines(keepends=True)
+    for name, part in (("a", lines[:40]), ("b", lines[40:])):
+        (tmp_path / f"{name}.jsonl").write_text("".join(part))
+        tokenize(tmp_path / f"{name}.jsonl", tokenizer, tmp_path / name)
+    both = (tmp_path / "a", tmp_path / "b")
+    a, b = (ShardBlocks(directory, "train", 16, 0) for directory in both)
+    train, validation = api.token_blocks(api.RunSpec(data=both, block_size=16), tokenizer)
+    assert len(train) == len(a) + len(b) and len(validation) > 0  # without weights: concatenated
+    mixed, _ = api.token_blocks(api.RunSpec(data=both, weights=(1, 1), block_size=16), tokenizer)
+    assert len(mixed) == 2 * min(len(a), len(b))
+
+    def run(out: str, resume: str | None = None, **settings) -> list[float]:
+        args = api.TrainArgs(steps=6, batch_size=2, eval_every=0, save_every=0, log_every=1, **settings)
+        spec = api.RunSpec("llama-tiny", data=both, weights=(3, 1), out=tmp_path / out, block_size=16, args=args)
+        api.train(replace(spec, resume=resume))
+        rows = [json.loads(line) for line in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]
+        return [row["loss"] for row in rows if "loss" in row and "event" not in row]
+
+    straight = run("straight")
+    run("split", stop_after=3)
+    assert run("split", resume="auto") == straight and len(straight) == 6
+    with pytest.raises(ConfigError, match="is not a shards directory; give shards directories alone or files alone"):
+        api.token_blocks(api.RunSpec(data=(*both, corpus), block_size=16), tokenizer)
+    with pytest.raises(DataError, match="weights has 3 entries for 2 sources"):
+        api.token_blocks(api.RunSpec(data=both, weights=(1, 1, 1), block_size=16), tokenizer)

@@ -20,7 +20,12 @@ def train(
     ctx: typer.Context,
     preset: str = typer.Option("llama-10m", help="model preset (see `geolm presets`)"),
     config: Path | None = typer.Option(None, help="JSON file of model config overrides (may name a preset)"),
-    data: list[Path] | None = typer.Option(None, help="training files or directories; none = embedded corpus"),
+    data: list[Path] | None = typer.Option(
+        None, help="training files, directories or shards directories (repeatable); none = embedded corpus"
+    ),
+    weights: list[float] | None = typer.Option(
+        None, help="sampling weight of each --data, in order (default: files equally, shards concatenated)"
+    ),
     steps: int = typer.Option(1000, min=1, help="length of the whole schedule in optimizer steps"),
     out: Path | None = typer.Option(None, help="run directory (default runs/PRESET)"),
     resume: str | None = typer.Option(None, help="'auto' (OUT/last if present) or a checkpoint path"),
@@ -98,6 +103,7 @@ def train(
         preset=preset,
         config=config,
         data=tuple(data or ()),
+        weights=tuple(weights) if weights else None,
         tokenizer=tokenizer,
         vocab_size=vocab_size,
         max_train_tokens=max_train_tokens,

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 
 from geolm.data import TokenBlocks
+from geolm.data.block_mixture import BlockMixture
 from geolm.data.packing import IGNORE
 from geolm.data.shards import ShardBlocks
 from geolm.errors import DataError
 
-Blocks = TokenBlocks | ShardBlocks  # fixed-length blocks in memory or on disk, read by `rows(index)`
+Blocks = TokenBlocks | ShardBlocks | BlockMixture  # fixed-length blocks in memory or on disk, read by `rows(index)`
 _MIXTURE_STREAM = 1 << 30  # keeps mixture draws apart from the per-source permutation streams
 
 
