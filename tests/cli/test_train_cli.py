@@ -92,6 +92,13 @@ def test_train_user_errors(corpus: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "c" / "last").exists()
     bad = train(corpus, tmp_path / "d", "--preset", "llama-nope")
     assert bad.returncode == 2 and "unknown preset 'llama-nope'" in bad.stderr
+    short = tmp_path / "short.jsonl"
+    short.write_text('{"text": "A heron."}\n' * 3)
+    out = train(short, tmp_path / "e")
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    error = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "tokens, fewer than one block of 32; pass a smaller --block-size" in error[0]
+    assert not (tmp_path / "e" / "last").exists()
 
 
 def test_out_and_run_dir_are_checked_before_any_data_work(corpus: Path, tmp_path: Path) -> None:
