@@ -52,3 +52,54 @@ def test_analyze_verbs_and_training_modules_exist() -> None:
         assert callable(getattr(importlib.import_module(verb.module), verb.attr)), name
     register_training()
     assert {"coordinate", "mgm", "inl"} <= set(RECIPES.names()) and "lm" in LOSSES
+
+
+def reported_statistics(preset: str, **overrides) -> set[str]:
+    from geolm.nn.stats import inference_stats
+
+    torch.manual_seed(0)
+    model = GeoForCausalLM(GeoConfig.from_preset(preset, **overrides)).eval()
+    with inference_stats(model, detail=True) as recorded:
+        model(torch.randint(3, 50, (1, 12)))
+    return set(recorded.names)
+
+
+def test_every_statistic_a_part_reports_is_declared_by_its_family() -> None:
+    from geolm.systems import statistics
+
+    reported = set()
+    for family in FAMILIES:
+        if family.name in TINY:
+            own = reported_statistics(family.tiny)
+            assert own <= set(family.statistics), family.name
+            reported |= own
+    integrator = GeoConfig.from_preset(TINY["integrator"]).part_options["ffn"]
+    routed = reported_statistics(TINY["integrator"], part_options={"ffn": {**integrator, "controllers": 2}})
+    assert routed <= set({family.name: family for family in FAMILIES}["integrator"].statistics)
+    assert reported | routed == set(statistics())  # nothing declared that no part reports
+    names = [name for family in FAMILIES for name in family.statistics]
+    assert len(names) == len(set(names))  # no two families share a name
+
+
+def test_a_family_explains_an_answer_only_for_a_model_with_its_parts(tmp_path) -> None:
+    from geolm.data.tokenizer import train_tokenizer
+    from geolm.systems import answer_explainers
+
+    tokenizer = train_tokenizer(["a heron is a wading bird with long legs"] * 20, vocab_size=300, min_frequency=1)
+    explainers = answer_explainers()
+    assert len(explainers) == len([family for family in FAMILIES if family.explain])
+    for preset, explained in (("geometric-llama-tiny", ["coordinate analysis"]), ("llama-tiny", [])):
+        model = GeoForCausalLM(GeoConfig.from_preset(preset, vocab_size=len(tokenizer))).eval()
+        said = [explain(model, tokenizer, "a heron is a bird", tmp_path / preset) for explain in explainers]
+        assert [title for title, _ in filter(None, said)] == explained
+    assert (tmp_path / "geometric-llama-tiny" / "coordinates.png").stat().st_size > 1000
+
+
+def test_the_generate_flags_a_family_declares_build_its_generate_class() -> None:
+    from geolm.systems import generate_flags, generate_modes
+
+    defaults = {flag.name: flag.default for flag in generate_flags()}
+    modes = generate_modes(defaults)
+    assert len(modes) == len([family for family in FAMILIES if family.generate]) and not any(m.given for m in modes)
+    (adaptive,) = generate_modes({**defaults, "adaptive": True, "refinement_steps": 2})
+    assert adaptive.given == ["--adaptive", "--refinement-steps"]

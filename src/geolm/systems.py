@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 
@@ -25,12 +26,30 @@ class AnalyzeVerb:
 
 
 @dataclass(frozen=True)
+class GenerateFlag:
+    """A flag a family adds to `geolm generate`: `--name` (underscores as dashes), the type of its value (bool:
+    a switch), its default and its help; declared here so that `--help` imports no family."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
 class Family:
     """One family: `module` registers its parts and presets, `training` (optional) its losses, recipes and
     recipe options; `tiny` is its smallest preset, the one the checks every family gets run on. `components`
     are parameter-count rules (a regular expression on the parameter name, the component), tried before the
     generic ones; `metrics` ("module:function", the function taking the model and returning {name: value})
-    adds numbers to every training log record; `analyze` are its `geolm analyze` verbs by name."""
+    adds numbers to every training log record; `analyze` are its `geolm analyze` verbs by name; `statistics`
+    are the per-token statistics its parts report (the trainer's `stats/NAME`, `geolm generate --stats`), each
+    with what it means; `explain` ("module:function", taking the model, tokenizer, an answer's text and a
+    directory for pictures) says what its parts did on an answer, as (title, text), or None for a model
+    without them: `geolm demo` shows it; `generate_flags` are flags it adds to `geolm generate`, and `generate`
+    ("module:Class") the class built from their values: `given` (the flags given), `check(greedy)`,
+    `require(model, checkpoint)`, `stands_alone` and `generate(model, tokenizer, prompt_ids, options,
+    extra_eos_ids)`, which continues a prompt as they ask."""
 
     name: str
     summary: str
@@ -40,6 +59,10 @@ class Family:
     components: tuple[tuple[str, str], ...] = ()
     metrics: str | None = None
     analyze: Mapping[str, AnalyzeVerb] = field(default_factory=dict)
+    statistics: Mapping[str, str] = field(default_factory=dict)
+    explain: str | None = None
+    generate_flags: tuple[GenerateFlag, ...] = ()
+    generate: str | None = None
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -54,6 +77,26 @@ FAMILIES: tuple[Family, ...] = (
             (r"\.modulation\.predictor\.", "coordinate predictor"),
             (r"\.modulation\.(banks|directions)\b", "coordinate modulation"),
         ),
+        explain="geolm.coordinate.analysis:explain_answer",
+        generate="geolm.coordinate.cli:CoordinateFlags",
+        generate_flags=(
+            GenerateFlag("adaptive", bool, False, "coordinate models: greedy where coordinates are sure, else top-p"),
+            GenerateFlag("show_uncertainty", bool, False, "with --adaptive: print each new token's uncertainty"),
+            GenerateFlag("analyze_coordinates", bool, False, "coordinate models: print and plot prompt coordinates"),
+            GenerateFlag(
+                "plot",
+                Path | None,
+                None,
+                "PNG of --analyze-coordinates (default: coordinate_activity.png beside the checkpoint)",
+            ),
+            GenerateFlag("refinement_steps", int, 0, "coordinate models: refine the prompt's coordinates first"),
+            GenerateFlag("no_refinement", bool, False, "use predicted coordinates only (the default)"),
+        ),
+        statistics={
+            "coordinate_uncertainty": "variance between a token's own coordinates and their running context",
+            "coordinates": "each token's predicted coordinates (reported only when asked for in detail)",
+            "coordinate_context": "the running context of the coordinates (only in detail)",
+        },
     ),
     Family(
         "curvature",
@@ -78,6 +121,12 @@ FAMILIES: tuple[Family, ...] = (
         "mgm-tiny",
         training="geolm.experts.curriculum",
         components=((r"\.mlp\.gate\.", "router"), (r"\.mlp\.groups\.", "experts")),
+        statistics={
+            "expert_load": "share of the token's top-k choices that went to each expert",
+            "router_entropy": "entropy of the router's distribution over experts",
+            "router_dropped": "1 where the token overflowed an expert's capacity and skipped it",
+            "memory_read_share": "share of the memory read's attention weight on the stored memory slots",
+        },
         analyze={
             "experts": AnalyzeVerb(
                 "geolm.experts.cli",
@@ -93,6 +142,12 @@ FAMILIES: tuple[Family, ...] = (
         "inl-tiny",
         training="geolm.integrator.curriculum",
         components=((r"\.mlp\.controller\.|\.shared\.integrator_controller\.", "controller"),),
+        statistics={
+            "integrator_iterations": "iterations the token took, the mean over the integrator layers",
+            "integrator_layer_iterations": "iterations the token took in each integrator layer",
+            "integrator_residual": "size of the state's last update when the token stopped",
+            "integrator_controller_load": "1 at the controller the token was dispatched to",
+        },
     ),
     Family("mixes", "presets of the parts above together", "geolm.mixes", "geo-mix-moe-tiny"),
 )
@@ -117,14 +172,40 @@ def component_rules() -> list[tuple[str, str]]:
     return [rule for family in FAMILIES for rule in family.components]
 
 
+def _functions(field_name: str) -> list[Callable[..., Any]]:
+    """The families' functions named by `field_name` ("module:function"), imported when first asked for."""
+    named = [getattr(family, field_name) for family in FAMILIES if getattr(family, field_name)]
+    return [getattr(import_module(module), name) for module, name in (entry.split(":") for entry in named)]
+
+
 def metrics_functions() -> list[Callable[[Any], dict[str, float]]]:
-    """The functions that add numbers to every training log record, imported when first asked for."""
-    functions = []
-    for family in FAMILIES:
-        if family.metrics:
-            module, name = family.metrics.split(":")
-            functions.append(getattr(import_module(module), name))
-    return functions
+    """The functions that add numbers to every training log record."""
+    return _functions("metrics")
+
+
+def generate_flags() -> list[GenerateFlag]:
+    """Every flag families add to `geolm generate`."""
+    return [flag for family in FAMILIES for flag in family.generate_flags]
+
+
+def generate_modes(values: Mapping[str, Any]) -> list[Any]:
+    """Each family's `generate` class built from its flags' values in `values`."""
+    return [
+        getattr(import_module(module), name)(**{flag.name: values[flag.name] for flag in family.generate_flags})
+        for family in FAMILIES
+        if family.generate
+        for module, name in [family.generate.split(":")]
+    ]
+
+
+def answer_explainers() -> list[Callable[..., tuple[str, str] | None]]:
+    """The functions that say what a family's parts did on an answer (`Family.explain`)."""
+    return _functions("explain")
+
+
+def statistics() -> dict[str, str]:
+    """Every family's part statistics by name, with what each means."""
+    return {name: meaning for family in FAMILIES for name, meaning in family.statistics.items()}
 
 
 def analyze_verbs() -> dict[str, AnalyzeVerb]:

@@ -104,6 +104,7 @@ def test_stats_prints_the_uncertainty_behind_each_new_token(checkpoints) -> None
     result = runner.invoke(app, [str(path), *flags])
     assert result.exit_code == 0, result.output
     assert "part statistics per new token" in result.stderr
+    assert "coordinate_uncertainty: variance between a token's own coordinates" in result.stderr  # its meaning
     mean = float(result.stderr.split("mean coordinate_uncertainty: ")[1].split()[0])
     # reference: one full forward over prompt + continuation, no cache
     tokenizer = AutoTokenizer.from_pretrained(path)

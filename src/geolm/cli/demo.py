@@ -31,6 +31,7 @@ def demo(
     from geolm.experiments.demo import answer_with_untrained, train_demo_model
     from geolm.experiments.questions import answers_record, score
     from geolm.files import write_atomic
+    from geolm.systems import answer_explainers
 
     run_dir = free_run_dir(out)
     if run_dir != out:
@@ -57,9 +58,11 @@ def demo(
     record = {"score": trained_score, "untrained_score": untrained_score, "answers": answers_record(answers)}
     write_atomic(run_dir / "answers.json", lambda temp: temp.write_text(json.dumps(record, indent=2), encoding="utf-8"))
     console.print(score_table(trained_score, untrained_score))
-    if model.config.modulation == "coordinate":
-        first = answers[0].answer or "A heron is a wading bird."
-        _coordinate_analysis(model, tokenizer, first, run_dir / "coordinates.png")
+    first = answers[0].answer or "A heron is a wading bird."
+    for explain in answer_explainers():  # what the model's families say about its first answer
+        explained = explain(model, tokenizer, first, run_dir)
+        if explained is not None:
+            console.print(Panel(explained[1], title=f"{explained[0]} of the first answer", expand=False))
     console.print(
         f"best validation loss {best_val_loss:.3f}; loss curves: {run_dir / 'loss.png'}; "
         f"answers: {run_dir / 'answers.json'}; checkpoints: {run_dir / 'best'} and {run_dir / 'last'}\n"
@@ -92,21 +95,3 @@ def score_table(trained: dict, untrained: dict) -> Table:
     for key, label in (("names_word", "the asked word"), ("names_category", "a WordNet category word")):
         table.add_row(label, f"{trained[key]:.0%}", f"{untrained[key]:.0%}")
     return table
-
-
-def _coordinate_analysis(model, tokenizer, text: str, plot: Path) -> None:
-    """Print where the first answer sits in coordinate space and plot its per-token coordinate activity."""
-    from geolm.coordinate.analysis import get_coordinate_statistics, plot_coordinate_activity, token_texts
-
-    stats = get_coordinate_statistics(model, text, tokenizer)
-    plot_coordinate_activity(stats, plot, tokens=token_texts(tokenizer, stats["token_ids"].tolist()))
-    uncertainty = stats["uncertainty"]
-    console.print(
-        Panel(
-            f"answer: {text!r}\ncoordinate norm {stats['norm']:.3f}; top-10 active dimensions "
-            f"{stats['top_10_dims']}\nper-token uncertainty: min {float(uncertainty.min()):.2e}, "
-            f"max {float(uncertainty.max()):.2e}\nactivity plot: {plot}",
-            title="coordinate analysis of the first answer",
-            expand=False,
-        )
-    )

@@ -5,14 +5,17 @@ The sampling flags are declared once here as annotated types and shared with `ge
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from geolm.errors import InputError
 from geolm.sampling import SamplingOptions
 
 if TYPE_CHECKING:
@@ -35,27 +38,6 @@ Stop = Annotated[list[str] | None, typer.Option("--stop", help="end before this 
 Seed = Annotated[int | None, typer.Option("--seed", help="seed for reproducible sampling")]
 Greedy = Annotated[bool, typer.Option("--greedy", help="always take the likeliest token (no sampling)")]
 Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: a GPU if any)")]
-Adaptive = Annotated[
-    bool, typer.Option("--adaptive", help="coordinate models: greedy where coordinates are sure, else top-p")
-]
-ShowUncertainty = Annotated[
-    bool, typer.Option("--show-uncertainty", help="with --adaptive: print each new token's uncertainty")
-]
-AnalyzeCoordinates = Annotated[
-    bool, typer.Option("--analyze-coordinates", help="coordinate models: print and plot prompt coordinates")
-]
-Plot = Annotated[
-    Path | None,
-    typer.Option(
-        "--plot",
-        help="PNG of --analyze-coordinates (default: coordinate_activity.png beside the checkpoint)",
-        show_default=False,
-    ),
-]
-RefinementSteps = Annotated[
-    int, typer.Option("--refinement-steps", help="coordinate models: refine the prompt's coordinates first")
-]
-NoRefinement = Annotated[bool, typer.Option("--no-refinement", help="use predicted coordinates only (the default)")]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the forward (pays off for long generations)")]
 Stats = Annotated[
     bool, typer.Option("--stats", help="print what the model's parts report for each new token, and their means")
@@ -77,22 +59,16 @@ def generate(
         bool, typer.Option("--chat", help="send the prompt as a user message through the chat template")
     ] = False,
     device: Device = None,
-    adaptive: Adaptive = False,
-    show_uncertainty: ShowUncertainty = False,
-    analyze_coordinates: AnalyzeCoordinates = False,
-    plot: Plot = None,
-    refinement_steps: RefinementSteps = 0,
-    no_refinement: NoRefinement = False,
     stats: Stats = False,
     compile: Compile = False,
     echo: Annotated[bool, typer.Option("--echo/--no-echo", help="print the prompt before its continuation")] = True,
+    **family_flags: Any,
 ) -> None:
     """Continue a prompt; a prompt that leaves no room for --max-new-tokens in the context is an error.
 
     Example: geolm generate runs/first --prompt "A heron is a kind of" --greedy
     """
     from geolm.compiling import compile_for_generation
-    from geolm.coordinate.cli import CoordinateFlags, coordinate_generate
     from geolm.inference.conversation import render_chat, reply_end_ids
     from geolm.inference.generation import check_prompt_fits, context_length, encode_prompt, generate_text
     from geolm.inference.loading import load_for_inference
@@ -102,23 +78,25 @@ def generate(
     options = SamplingOptions(
         max_new_tokens, temperature, top_k, top_p, repetition_penalty, tuple(stop or ()), greedy, seed
     )
-    flags = CoordinateFlags(adaptive, show_uncertainty, analyze_coordinates, plot, refinement_steps, no_refinement)
-    flags.check(greedy)
+    flags = given_family_flags(family_flags)
+    if flags is not None:
+        flags.check(greedy)
     model, tokenizer = load_for_inference(checkpoint, device=device)
     if compile:
         compile_for_generation(model)
-    flags.require_coordinates(model, checkpoint)
+    if flags is not None:
+        flags.require(model, checkpoint)
     if chat:
         prompt_ids = render_chat(tokenizer, [{"role": "user", "content": prompt}], add_generation_prompt=True)
         end_ids = reply_end_ids(tokenizer)
     else:
         prompt_ids, end_ids = encode_prompt(tokenizer, prompt), []
     check_prompt_fits(len(prompt_ids), context_length(model), options.max_new_tokens)  # before any echo
-    if echo and not (chat or flags.analyze):  # a chat reply and the analysis' table stand alone
+    if echo and not (chat or (flags is not None and flags.stands_alone)):  # a chat reply stands alone
         typer.echo(prompt, nl=False)
     with inference_stats(model) if stats else nullcontext() as recorded:
-        if flags.given:
-            coordinate_generate(model, tokenizer, prompt_ids, options, flags, extra_eos_ids=end_ids)
+        if flags is not None:
+            flags.generate(model, tokenizer, prompt_ids, options, extra_eos_ids=end_ids)
         else:
             streamer = StopTrimmingStreamer(tokenizer, options.stop)
             generate_text(model, tokenizer, prompt_ids, options, extra_eos_ids=end_ids, streamer=streamer)
@@ -126,9 +104,45 @@ def generate(
         print_stats(recorded)
 
 
+def with_family_flags(verb: Callable[..., None]) -> Callable[..., None]:
+    """The verb with the flags families add (`Family.generate_flags`) in its signature, after its own, so that
+    typer shows and parses them; they reach it as keyword arguments."""
+    from geolm.systems import generate_flags
+
+    signature = inspect.signature(verb, eval_str=True)  # typer reads the annotations as objects
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    added = []
+    for flag in generate_flags():
+        option = typer.Option(f"--{flag.name.replace('_', '-')}", help=flag.help, show_default=flag.default is not None)
+        added.append(
+            inspect.Parameter(
+                flag.name, inspect.Parameter.KEYWORD_ONLY, default=flag.default, annotation=Annotated[flag.type, option]
+            )
+        )
+    verb.__signature__ = signature.replace(parameters=[*own, *added])  # type: ignore[attr-defined]
+    return verb
+
+
+generate = with_family_flags(generate)
+
+
+def given_family_flags(values: dict[str, Any]) -> Any | None:
+    """The one family's flags given on the command line, None when none are; flags of two families at once
+    are refused."""
+    from geolm.systems import generate_modes
+
+    given = [mode for mode in generate_modes(values) if mode.given]
+    if len(given) > 1:
+        named = " and ".join(", ".join(mode.given) for mode in given)
+        raise InputError(f"{named} belong to different kinds of model; give the flags of one")
+    return given[0] if given else None
+
+
 def print_stats(stats: InferenceStats) -> None:
     """Per new token, each statistic the parts reported (mean over k values for a (k,)-shaped one), then the
-    means over the continuation; on stderr, so stdout stays the continuation."""
+    means over the continuation and what each statistic is; on stderr, so stdout stays the continuation."""
+    from geolm.systems import statistics
+
     console = Console(stderr=True)
     names = stats.names
     if not names:
@@ -144,6 +158,9 @@ def print_stats(stats: InferenceStats) -> None:
     for name, mean in stats.summary().items():
         shown = ", ".join(f"{v:.4g}" for v in mean) if isinstance(mean, list) else f"{mean:.4g}"
         console.print(f"mean {name}: {shown}")
+    meanings = statistics()
+    for name in names:
+        console.print(f"{name}: {meanings.get(name, 'reported by a part no family declares')}", style="dim")
 
 
 def _number(value) -> str:

@@ -146,3 +146,22 @@ def plot_coordinate_activity(
     line.set_ylabel("uncertainty")
     line.set_xticks(range(len(labels)), labels, rotation=60, fontsize=8)
     return write_atomic(path, lambda temp: figure.savefig(temp, format="png", dpi=100))
+
+
+def explain_answer(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, text: str, out: Path
+) -> tuple[str, str] | None:
+    """Where an answer sits in coordinate space, as (title, text), with its per-token coordinate activity
+    plotted to OUT/coordinates.png; None for a model without coordinate modulation."""
+    if getattr(model.config, "modulation", None) != "coordinate":
+        return None
+    plot = Path(out) / "coordinates.png"
+    stats = get_coordinate_statistics(model, text, tokenizer)
+    plot_coordinate_activity(stats, plot, tokens=token_texts(tokenizer, stats["token_ids"].tolist()))
+    uncertainty = stats["uncertainty"]
+    body = (
+        f"answer: {text!r}\ncoordinate norm {stats['norm']:.3f}; top-10 active dimensions {stats['top_10_dims']}\n"
+        f"per-token uncertainty: min {float(uncertainty.min()):.2e}, max {float(uncertainty.max()):.2e}\n"
+        f"activity plot: {plot}"
+    )
+    return "coordinate analysis", body

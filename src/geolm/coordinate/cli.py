@@ -1,13 +1,14 @@
 """The coordinate side of `geolm generate`: adaptive decoding, coordinate analysis and prompt refinement.
 
-The flags are checked against each other before the model loads, and against the model once it has: on a
-model without coordinate modulation each of them is a one-line `ConfigError`.
+The flags are declared by the coordinate `Family` (so `geolm generate --help` needs no torch) and checked
+against each other before the model loads, and against the model once it has: on a model without coordinate
+modulation each of them is a one-line `ConfigError`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -33,11 +34,12 @@ PLOT_NAME = "coordinate_activity.png"  # written beside the checkpoint unless --
 
 @dataclass(frozen=True)
 class CoordinateFlags:
-    """What the coordinate flags of `geolm generate` ask for; `refinement_steps` 0 is the fast default."""
+    """What the coordinate flags of `geolm generate` ask for (the coordinate `Family` declares them);
+    `refinement_steps` 0 is the fast default."""
 
     adaptive: bool = False
     show_uncertainty: bool = False
-    analyze: bool = False
+    analyze_coordinates: bool = False
     plot: Path | None = None
     refinement_steps: int = 0
     no_refinement: bool = False
@@ -45,15 +47,12 @@ class CoordinateFlags:
     @property
     def given(self) -> list[str]:
         """The flags on the command line, as the user typed them."""
-        named = (
-            ("--adaptive", self.adaptive),
-            ("--show-uncertainty", self.show_uncertainty),
-            ("--analyze-coordinates", self.analyze),
-            ("--plot", self.plot is not None),
-            ("--refinement-steps", self.refinement_steps != 0),
-            ("--no-refinement", self.no_refinement),
-        )
-        return [flag for flag, on in named if on]
+        return [f"--{f.name.replace('_', '-')}" for f in fields(self) if getattr(self, f.name) != f.default]
+
+    @property
+    def stands_alone(self) -> bool:
+        """The output is a table of its own, so the prompt is not echoed before it."""
+        return self.analyze_coordinates
 
     def check(self, greedy: bool) -> None:
         """Refuse contradictory or incomplete combinations with one `InputError`."""
@@ -63,12 +62,12 @@ class CoordinateFlags:
             raise InputError("--no-refinement and --refinement-steps contradict each other; give one")
         if self.show_uncertainty and not self.adaptive:
             raise InputError("--show-uncertainty reports adaptive decoding; add --adaptive")
-        if self.plot is not None and not self.analyze:
+        if self.plot is not None and not self.analyze_coordinates:
             raise InputError("--plot names the --analyze-coordinates picture; add --analyze-coordinates")
         if self.adaptive and greedy:
             raise InputError("--adaptive chooses greedy or nucleus decoding per token; drop --greedy")
 
-    def require_coordinates(self, model: PreTrainedModel, checkpoint: Path) -> None:
+    def require(self, model: PreTrainedModel, checkpoint: Path) -> None:
         """`ConfigError` when a coordinate flag is given for a model without coordinate modulation."""
         kind = getattr(model.config, "modulation", None)
         if self.given and kind != "coordinate":
@@ -76,6 +75,17 @@ class CoordinateFlags:
                 f"{checkpoint}: {', '.join(self.given)} need(s) a coordinate-modulated model; "
                 f"this one has modulation={kind!r}"
             )
+
+    def generate(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        prompt_ids: Sequence[int],
+        options: SamplingOptions,
+        extra_eos_ids: Sequence[int] = (),
+    ) -> str:
+        """Continue the prompt as the flags ask."""
+        return coordinate_generate(model, tokenizer, prompt_ids, options, self, extra_eos_ids=extra_eos_ids)
 
 
 def coordinate_generate(
@@ -98,7 +108,7 @@ def coordinate_generate(
             err=True,
         )
     with coordinate_override(model, refined):
-        if flags.analyze:
+        if flags.analyze_coordinates:
             print_analysis(model, tokenizer, ids, flags.plot or Path(model.name_or_path).parent / PLOT_NAME)
         if not flags.adaptive:
             streamer = StopTrimmingStreamer(tokenizer, options.stop)
