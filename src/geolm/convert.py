@@ -1,15 +1,24 @@
-"""Weight conversion between a baseline geolm model and HF `LlamaForCausalLM`, both ways.
+"""Weight conversion between a baseline geolm model and HF Llama-family models.
 
 With baseline parts the module names are identical, so conversion is a config translation plus a strict
-state-dict copy: any missing or unexpected key is an error rather than a silently random weight.
+state-dict copy: any missing or unexpected key is an error rather than a silently random weight. A config
+field geolm cannot honour is refused by name, never dropped: `geolm convert` reads a local checkpoint of
+`LlamaForCausalLM` or `MistralForCausalLM` (a sliding window no shorter than the context) and writes a geolm
+checkpoint computing the same function.
 """
 
 from __future__ import annotations
 
-from transformers import LlamaConfig, LlamaForCausalLM
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from transformers import LlamaConfig, LlamaForCausalLM, PretrainedConfig, PreTrainedModel
 
 from geolm.config import GeoConfig
-from geolm.errors import ConfigError
+from geolm.errors import CheckpointError, ConfigError
 from geolm.modeling import GeoForCausalLM
 
 _SHARED_KEYS = (
@@ -45,21 +54,67 @@ def to_llama_config(config: GeoConfig) -> LlamaConfig:
     )
 
 
-def from_llama_config(config: LlamaConfig) -> GeoConfig:
-    """The baseline `GeoConfig` of a plain (default-RoPE, bias-free, SiLU) Llama config."""
-    rope = dict(config.rope_parameters or {})
-    if rope.get("rope_type", "default") != "default":
-        raise ConfigError(f"only default RoPE converts; got rope_type {rope.get('rope_type')!r}")
-    if config.attention_bias or config.mlp_bias or config.hidden_act != "silu":
-        raise ConfigError("only bias-free SiLU Llama configs convert to geolm")
-    return GeoConfig(**{k: getattr(config, k) for k in _SHARED_KEYS}, rope_theta=rope.get("rope_theta", 10000.0))
+def from_llama_config(config: PretrainedConfig) -> GeoConfig:
+    """The baseline `GeoConfig` of a Llama-family config whose every field geolm can honour; any other field,
+    or a value geolm does not compute (a bias, another activation, scaled RoPE, a short sliding window), is a
+    `ConfigError` naming it."""
+    architecture = (config.architectures or [f"{type(config).__name__.removesuffix('Config')}ForCausalLM"])[0]
+    if architecture not in ARCHITECTURES:
+        known = ", ".join(ARCHITECTURES)
+        reason = UNSUPPORTED.get(architecture, "an architecture geolm has no conversion for")
+        raise ConfigError(f"{architecture}: {reason}; geolm converts {known}")
+    values = config.to_dict()
+    generic = set(PretrainedConfig().to_dict())
+    for key in sorted(set(values) - generic - set(_SHARED_KEYS)):
+        honoured = REQUIREMENTS.get(key)
+        if honoured is None:
+            raise ConfigError(f"{architecture}: config field {key!r} has no geolm equivalent")
+        problem = honoured(values[key], config)
+        if problem:
+            raise ConfigError(f"{architecture}: config field {key!r} is {values[key]!r}; {problem}")
+    rope_theta = (config.rope_parameters or {}).get("rope_theta", 10000.0)
+    return GeoConfig(**{k: getattr(config, k, None) for k in _SHARED_KEYS}, rope_theta=rope_theta)
+
+
+def _must_be(expected: Any, why: str) -> Callable[[Any, PretrainedConfig], str | None]:
+    return lambda value, _: None if value == expected else why
+
+
+def _rope(value: Mapping[str, Any] | None, _: PretrainedConfig) -> str | None:
+    rope_type = (value or {}).get("rope_type", "default")
+    if rope_type != "default" or set(value or {}) - {"rope_type", "rope_theta"}:
+        return "geolm computes plain RoPE (rope_type 'default' with a rope_theta), not scaled RoPE yet"
+    return None
+
+
+def _window(value: int | None, config: PretrainedConfig) -> str | None:
+    if value is None or value >= config.max_position_embeddings:
+        return None
+    return f"geolm attends over the whole context ({config.max_position_embeddings} positions), not a sliding window"
+
+
+# Fields beyond the shared ones, each with the check that geolm computes what the value asks for.
+REQUIREMENTS: dict[str, Callable[[Any, PretrainedConfig], str | None]] = {
+    "rope_parameters": _rope,
+    "hidden_act": _must_be("silu", "geolm's feed-forward is SwiGLU (silu)"),
+    "attention_bias": _must_be(False, "geolm's attention projections have no biases"),
+    "mlp_bias": _must_be(False, "geolm's feed-forward projections have no biases"),
+    "pretraining_tp": _must_be(1, "tensor-parallel slicing of the projections is not computed"),
+    "sliding_window": _window,
+    "use_cache": lambda value, _: None,  # a generation default, not part of the function
+}
+ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM")
+UNSUPPORTED = {
+    "Qwen2ForCausalLM": "its query, key and value projections carry biases, which geolm's attention lacks yet",
+    "Qwen3ForCausalLM": "its attention normalises queries and keys per head, which geolm's attention lacks yet",
+}
 
 
 _BASELINE_PARTS = {"attention": "gqa", "ffn": "swiglu", "modulation": "none", "memory": "none"}
 
 
-def llama_to_geo(model: LlamaForCausalLM) -> GeoForCausalLM:
-    """A `GeoForCausalLM` holding a copy of `model`'s weights."""
+def llama_to_geo(model: PreTrainedModel) -> GeoForCausalLM:
+    """A `GeoForCausalLM` holding a copy of `model`'s weights (a Llama-family model `from_llama_config` takes)."""
     geo = GeoForCausalLM(from_llama_config(model.config))
     geo.load_state_dict(model.state_dict(), strict=True)
     return geo.to(model.dtype)
@@ -70,3 +125,32 @@ def geo_to_llama(model: GeoForCausalLM) -> LlamaForCausalLM:
     llama = LlamaForCausalLM(to_llama_config(model.config))
     llama.load_state_dict(model.state_dict(), strict=True)
     return llama.to(model.dtype)
+
+
+def convert_checkpoint(source: str | Path, out: str | Path) -> Path:
+    """Convert the HF checkpoint directory `source` (config.json, safetensors weights, sharded or not, and its
+    tokenizer if it has one) into a geolm checkpoint at `out`, which must not exist or be empty. The weights
+    keep their dtype; `out` appears whole or not at all. Returns `out`."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    source, out = Path(source), Path(out)
+    if not (source / "config.json").is_file():
+        raise CheckpointError(f"{source}: no config.json; give a Hugging Face checkpoint directory")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out {out} already exists and is not an empty directory; nothing was written")
+    from_llama_config(AutoConfig.from_pretrained(source))  # refused before any weight is read
+    hf = AutoModelForCausalLM.from_pretrained(source, dtype="auto")
+    geo = llama_to_geo(hf)
+    del hf
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        geo.save_pretrained(staging)
+        if (source / "tokenizer.json").is_file() or (source / "tokenizer_config.json").is_file():
+            AutoTokenizer.from_pretrained(source).save_pretrained(staging)
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

@@ -101,6 +101,11 @@ VERBS: dict[str, Verb | Group] = {
         "verify",
         "Print parameters by component, then run forward, backward, generate, causality and cache checks.",
     ),
+    "convert": Verb(
+        "geolm.cli.convert",
+        "convert",
+        "Convert a local LlamaForCausalLM or MistralForCausalLM checkpoint (and its tokenizer) to geolm.",
+    ),
     "presets": Verb(
         "geolm.cli.presets",
         "presets",

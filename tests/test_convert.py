@@ -1,0 +1,121 @@
+"""`geolm convert`: tiny random Llama and Mistral checkpoints, made with transformers' own classes, become
+geolm checkpoints with the same logits and the same greedy continuations; what geolm cannot compute is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from clirun import run
+from transformers import (
+    AutoModelForCausalLM,
+    LlamaConfig,
+    LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
+    Qwen2Config,
+)
+
+from geolm import GeoForCausalLM
+from geolm.convert import convert_checkpoint
+from geolm.data.tokenizer import train_tokenizer
+from geolm.errors import CheckpointError, ConfigError
+from geolm.testing import assert_cache_matches_forward, full_forward_greedy
+
+SHAPE = {
+    "vocab_size": 300,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 128,
+}
+SOURCES = {
+    "llama tied": (
+        LlamaForCausalLM,
+        LlamaConfig(**SHAPE, tie_word_embeddings=True, rope_parameters={"rope_type": "default", "rope_theta": 500.0}),
+    ),
+    "llama untied": (LlamaForCausalLM, LlamaConfig(**SHAPE, tie_word_embeddings=False)),
+    "mistral": (MistralForCausalLM, MistralConfig(**SHAPE, sliding_window=None)),
+}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_tokenizer(["a heron is a wading bird with long legs"] * 20, vocab_size=300, min_frequency=1)
+
+
+def source_checkpoint(directory: Path, kind: str, tokenizer=None) -> Path:
+    """A randomly initialised source model (norm scales too), saved in shards of a few kilobytes."""
+    model_class, config = SOURCES[kind]
+    torch.manual_seed(0)
+    model = model_class(config)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn_like(param) * 0.05)
+    model.save_pretrained(directory, max_shard_size="100KB")
+    if tokenizer is not None:
+        tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.mark.parametrize("kind", list(SOURCES))
+def test_a_converted_model_computes_what_its_source_does(kind: str, tokenizer, tmp_path: Path) -> None:
+    source = source_checkpoint(tmp_path / "source", kind, tokenizer)
+    assert (source / "model.safetensors.index.json").is_file()  # sharded
+    convert_checkpoint(source, tmp_path / "geolm")
+    hf = AutoModelForCausalLM.from_pretrained(source).eval()
+    geo = GeoForCausalLM.from_pretrained(tmp_path / "geolm").eval()
+    assert geo.config.tie_word_embeddings == hf.config.tie_word_embeddings
+    tokens = torch.randint(0, 300, (2, 40), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        theirs, ours = hf(tokens).logits, geo(tokens).logits
+    assert theirs.abs().max() > 0.5  # a real signal
+    torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=0)
+    prompt = tokens[0, :6].tolist()
+    expected = hf.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=10, min_new_tokens=10)
+    assert full_forward_greedy(geo, prompt, 10) == expected[0, 6:].tolist()  # the source's own greedy decoding
+    assert_cache_matches_forward(geo)
+    assert (tmp_path / "geolm" / "tokenizer.json").is_file()
+    assert json.loads((tmp_path / "geolm" / "config.json").read_text())["model_type"] == "geolm"
+
+
+def test_what_geolm_cannot_compute_is_refused_by_name(tmp_path: Path) -> None:
+    def refused(config, match: str) -> None:
+        directory = tmp_path / f"source-{len(list(tmp_path.iterdir()))}"
+        config.save_pretrained(directory)
+        with pytest.raises(ConfigError, match=match):
+            convert_checkpoint(directory, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+
+    refused(LlamaConfig(**SHAPE, attention_bias=True), "LlamaForCausalLM: config field 'attention_bias' is True")
+    refused(LlamaConfig(**SHAPE, hidden_act="gelu"), "config field 'hidden_act' is 'gelu'; geolm's feed-forward")
+    scaled = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
+    refused(LlamaConfig(**SHAPE, rope_parameters=scaled), "config field 'rope_parameters' .* not scaled RoPE yet")
+    refused(MistralConfig(**SHAPE, sliding_window=16), "'sliding_window' is 16; geolm attends over the whole context")
+    refused(LlamaConfig(**SHAPE, router_jitter=0.1), "config field 'router_jitter' has no geolm equivalent")
+    refused(Qwen2Config(**SHAPE), "Qwen2ForCausalLM: its query, key and value projections carry biases")
+
+
+def test_bad_places_are_named_and_nothing_is_overwritten(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"no config\.json"):
+        convert_checkpoint(tmp_path, tmp_path / "out")
+    source = source_checkpoint(tmp_path / "source", "llama untied")
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="already exists and is not an empty directory"):
+        convert_checkpoint(source, taken)
+    assert [p.name for p in taken.iterdir()] == ["keep.txt"]
+
+
+def test_geolm_convert_on_the_command_line(tmp_path: Path) -> None:
+    source = source_checkpoint(tmp_path / "source", "mistral")
+    done = run("convert", str(source), "--out", str(tmp_path / "geolm"))
+    assert done.returncode == 0, done.stderr
+    assert f"wrote {tmp_path / 'geolm'}" in done.stdout
+    again = run("convert", str(source), "--out", str(tmp_path / "geolm"))
+    assert again.returncode == 2 and again.stderr.strip().count("\n") == 0 and "already exists" in again.stderr
