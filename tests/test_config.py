@@ -90,9 +90,13 @@ def test_registry_rejects_double_registration() -> None:
 
 
 def test_options_for_a_part_that_takes_none_are_refused() -> None:
-    with pytest.raises(ConfigError, match=r"is given but the attention part 'gqa' takes no options"):
-        GeoConfig.from_preset("llama-tiny", part_options={"attention": {"tau": 2.0}})
-    with pytest.raises(ConfigError, match=r"\['attention'\]: unknown key 'kappa'; allowed: init"):
+    with pytest.raises(ConfigError, match=r"is given but the memory part 'none' takes no options"):
+        GeoConfig.from_preset("llama-tiny", part_options={"memory": {"slots": 2}})
+    with pytest.raises(
+        ConfigError, match=r"\['attention'\]: unknown key 'tau'; allowed: qkv_bias, output_bias, qk_norm"
+    ):
+        GeoConfig.from_preset("llama-tiny", part_options={"attention": {"tau": 2.0}})  # curvature's, not gqa's
+    with pytest.raises(ConfigError, match=r"\['attention'\]: unknown key 'kappa'; allowed: .*init"):
         GeoConfig.from_preset("curvature-tiny", part_options={"attention": {"kappa": 1.0}})
 
 

@@ -11,11 +11,15 @@ import torch
 from clirun import run
 from transformers import (
     AutoModelForCausalLM,
+    GemmaConfig,
     LlamaConfig,
     LlamaForCausalLM,
     MistralConfig,
     MistralForCausalLM,
     Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
 )
 
 from geolm import GeoForCausalLM
@@ -38,8 +42,10 @@ SOURCES = {
         LlamaForCausalLM,
         LlamaConfig(**SHAPE, tie_word_embeddings=True, rope_parameters={"rope_type": "default", "rope_theta": 500.0}),
     ),
-    "llama untied": (LlamaForCausalLM, LlamaConfig(**SHAPE, tie_word_embeddings=False)),
+    "llama untied, biased": (LlamaForCausalLM, LlamaConfig(**SHAPE, tie_word_embeddings=False, attention_bias=True)),
     "mistral": (MistralForCausalLM, MistralConfig(**SHAPE, sliding_window=None)),
+    "qwen2": (Qwen2ForCausalLM, Qwen2Config(**SHAPE, tie_word_embeddings=True)),
+    "qwen3": (Qwen3ForCausalLM, Qwen3Config(**SHAPE, head_dim=16)),
 }
 
 
@@ -91,19 +97,23 @@ def test_what_geolm_cannot_compute_is_refused_by_name(tmp_path: Path) -> None:
             convert_checkpoint(directory, tmp_path / "out")
         assert not (tmp_path / "out").exists()
 
-    refused(LlamaConfig(**SHAPE, attention_bias=True), "LlamaForCausalLM: config field 'attention_bias' is True")
+    refused(LlamaConfig(**SHAPE, mlp_bias=True), "LlamaForCausalLM: config field 'mlp_bias' is True")
     refused(LlamaConfig(**SHAPE, hidden_act="gelu"), "config field 'hidden_act' is 'gelu'; geolm's feed-forward")
     scaled = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
     refused(LlamaConfig(**SHAPE, rope_parameters=scaled), "config field 'rope_parameters' .* not scaled RoPE yet")
     refused(MistralConfig(**SHAPE, sliding_window=16), "'sliding_window' is 16; geolm attends over the whole context")
     refused(LlamaConfig(**SHAPE, router_jitter=0.1), "config field 'router_jitter' has no geolm equivalent")
-    refused(Qwen2Config(**SHAPE), "Qwen2ForCausalLM: its query, key and value projections carry biases")
+    refused(Qwen2Config(**SHAPE, use_sliding_window=True), "'use_sliding_window' is True; geolm attends over")
+    refused(GemmaConfig(**SHAPE), "GemmaForCausalLM: an architecture geolm has no conversion for")
 
 
 def test_bad_places_are_named_and_nothing_is_overwritten(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match=r"no config\.json"):
         convert_checkpoint(tmp_path, tmp_path / "out")
-    source = source_checkpoint(tmp_path / "source", "llama untied")
+    LlamaConfig(**SHAPE).save_pretrained(tmp_path / "weightless")
+    with pytest.raises(CheckpointError, match=r"weightless: no \*\.safetensors weights"):
+        convert_checkpoint(tmp_path / "weightless", tmp_path / "out")
+    source = source_checkpoint(tmp_path / "source", "llama untied, biased")
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "keep.txt").write_text("mine")

@@ -250,3 +250,20 @@ def test_part_state_follows_beams_batch_selection_crop_and_reset() -> None:
     assert cache.state("scan") is None and cache.state("memory", 0) is not None
     cache.reset_state()
     assert cache.part_states == {}
+
+
+@pytest.mark.parametrize("preset", ["geometric-llama-tiny", "curvature-tiny", "mgm-tiny"])
+def test_every_attention_layout_keeps_a_family_causal_and_cache_exact(preset: str) -> None:
+    """Biases on every attention projection and q/k norms (the layouts converted checkpoints bring) under
+    coordinate modulation, curvature attention and experts."""
+    base = GeoConfig.from_preset(preset)
+    attention = {**base.part_options.get("attention", {}), "qkv_bias": True, "output_bias": True, "qk_norm": True}
+    torch.manual_seed(0)
+    model = randomized(GeoForCausalLM(GeoConfig.from_preset(preset, part_options={"attention": attention})))
+    names = [name for name, _ in model.named_parameters()]
+    assert any(n.endswith("self_attn.q_proj.bias") for n in names) and any(
+        n.endswith("self_attn.o_proj.bias") for n in names
+    )
+    assert any(n.endswith("self_attn.k_norm.weight") for n in names)
+    assert_causal(model)
+    assert_cache_matches_forward(model)

@@ -3,8 +3,9 @@
 With baseline parts the module names are identical, so conversion is a config translation plus a strict
 state-dict copy: any missing or unexpected key is an error rather than a silently random weight. A config
 field geolm cannot honour is refused by name, never dropped: `geolm convert` reads a local checkpoint of
-`LlamaForCausalLM` or `MistralForCausalLM` (a sliding window no shorter than the context) and writes a geolm
-checkpoint computing the same function.
+`LlamaForCausalLM`, `MistralForCausalLM`, `Qwen2ForCausalLM` or `Qwen3ForCausalLM` and writes a geolm
+checkpoint computing the same function (attention biases and Qwen3's q/k norms become options of the
+attention part).
 """
 
 from __future__ import annotations
@@ -41,28 +42,31 @@ _SHARED_KEYS = (
 
 
 def to_llama_config(config: GeoConfig) -> LlamaConfig:
-    """The `LlamaConfig` computing the same function; only baseline parts have a Llama equivalent."""
+    """The `LlamaConfig` computing the same function; only baseline parts (and Llama's own projection layout:
+    biases on all four attention projections or none, no q/k norms) have a Llama equivalent."""
     geometric = {k: getattr(config, k) for k, base in _BASELINE_PARTS.items() if getattr(config, k) != base}
     if geometric:
         raise ConfigError(f"only baseline parts convert to Llama; this config has {geometric}")
+    layout = config.resolved_options()["attention"]
+    if layout.qk_norm or layout.qkv_bias != layout.output_bias:
+        raise ConfigError(f"Llama has no q/k norms and biases on all attention projections or none; got {layout}")
     return LlamaConfig(
         **{k: getattr(config, k) for k in _SHARED_KEYS},
         rope_parameters={"rope_type": "default", "rope_theta": config.rope_theta},
         hidden_act="silu",
-        attention_bias=False,
+        attention_bias=layout.qkv_bias,
         mlp_bias=False,
     )
 
 
 def from_llama_config(config: PretrainedConfig) -> GeoConfig:
     """The baseline `GeoConfig` of a Llama-family config whose every field geolm can honour; any other field,
-    or a value geolm does not compute (a bias, another activation, scaled RoPE, a short sliding window), is a
-    `ConfigError` naming it."""
+    or a value geolm does not compute (another activation, scaled RoPE, a sliding window shorter than the
+    context, feed-forward biases), is a `ConfigError` naming it."""
     architecture = (config.architectures or [f"{type(config).__name__.removesuffix('Config')}ForCausalLM"])[0]
     if architecture not in ARCHITECTURES:
         known = ", ".join(ARCHITECTURES)
-        reason = UNSUPPORTED.get(architecture, "an architecture geolm has no conversion for")
-        raise ConfigError(f"{architecture}: {reason}; geolm converts {known}")
+        raise ConfigError(f"{architecture}: an architecture geolm has no conversion for; it converts {known}")
     values = config.to_dict()
     generic = set(PretrainedConfig().to_dict())
     for key in sorted(set(values) - generic - set(_SHARED_KEYS)):
@@ -73,7 +77,12 @@ def from_llama_config(config: PretrainedConfig) -> GeoConfig:
         if problem:
             raise ConfigError(f"{architecture}: config field {key!r} is {values[key]!r}; {problem}")
     rope_theta = (config.rope_parameters or {}).get("rope_theta", 10000.0)
-    return GeoConfig(**{k: getattr(config, k, None) for k in _SHARED_KEYS}, rope_theta=rope_theta)
+    layout = ARCHITECTURES[architecture](config)
+    return GeoConfig(
+        **{k: getattr(config, k, None) for k in _SHARED_KEYS},
+        rope_theta=rope_theta,
+        part_options={"attention": layout} if any(layout.values()) else None,
+    )
 
 
 def _must_be(expected: Any, why: str) -> Callable[[Any, PretrainedConfig], str | None]:
@@ -88,27 +97,46 @@ def _rope(value: Mapping[str, Any] | None, _: PretrainedConfig) -> str | None:
 
 
 def _window(value: int | None, config: PretrainedConfig) -> str | None:
-    if value is None or value >= config.max_position_embeddings:
-        return None
+    if not getattr(config, "use_sliding_window", True) or value is None or value >= config.max_position_embeddings:
+        return None  # off (Qwen's switch), or no shorter than the context
     return f"geolm attends over the whole context ({config.max_position_embeddings} positions), not a sliding window"
+
+
+def _full_attention(value: list[str] | None, _: PretrainedConfig) -> str | None:
+    return None if set(value or ()) <= {"full_attention"} else "geolm's layers all attend over the whole context"
+
+
+def _ignored(value: Any, _: PretrainedConfig) -> None:
+    return None
 
 
 # Fields beyond the shared ones, each with the check that geolm computes what the value asks for.
 REQUIREMENTS: dict[str, Callable[[Any, PretrainedConfig], str | None]] = {
     "rope_parameters": _rope,
     "hidden_act": _must_be("silu", "geolm's feed-forward is SwiGLU (silu)"),
-    "attention_bias": _must_be(False, "geolm's attention projections have no biases"),
+    "attention_bias": _ignored,  # mapped to the attention part's layout (ARCHITECTURES)
     "mlp_bias": _must_be(False, "geolm's feed-forward projections have no biases"),
     "pretraining_tp": _must_be(1, "tensor-parallel slicing of the projections is not computed"),
     "sliding_window": _window,
-    "use_cache": lambda value, _: None,  # a generation default, not part of the function
-}
-ARCHITECTURES = ("LlamaForCausalLM", "MistralForCausalLM")
-UNSUPPORTED = {
-    "Qwen2ForCausalLM": "its query, key and value projections carry biases, which geolm's attention lacks yet",
-    "Qwen3ForCausalLM": "its attention normalises queries and keys per head, which geolm's attention lacks yet",
+    "use_sliding_window": _must_be(False, "geolm attends over the whole context, not a sliding window"),
+    "max_window_layers": _ignored,  # which layers slide when use_sliding_window is on, which is refused
+    "layer_types": _full_attention,
+    "use_cache": _ignored,  # a generation default, not part of the function
 }
 
+
+def _bias_everywhere(config: PretrainedConfig) -> dict[str, bool]:
+    bias = bool(getattr(config, "attention_bias", False))
+    return {"qkv_bias": bias, "output_bias": bias}
+
+
+# Each architecture's attention projection layout (`geolm.nn.baseline.ProjectionOptions`).
+ARCHITECTURES: dict[str, Callable[[PretrainedConfig], dict[str, bool]]] = {
+    "LlamaForCausalLM": _bias_everywhere,
+    "MistralForCausalLM": lambda config: {},
+    "Qwen2ForCausalLM": lambda config: {"qkv_bias": True},  # always, whatever the config says
+    "Qwen3ForCausalLM": lambda config: {**_bias_everywhere(config), "qk_norm": True},
+}
 
 _BASELINE_PARTS = {"attention": "gqa", "ffn": "swiglu", "modulation": "none", "memory": "none"}
 
@@ -139,7 +167,9 @@ def convert_checkpoint(source: str | Path, out: str | Path) -> Path:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out} already exists and is not an empty directory; nothing was written")
     from_llama_config(AutoConfig.from_pretrained(source))  # refused before any weight is read
-    hf = AutoModelForCausalLM.from_pretrained(source, dtype="auto")
+    if not any(source.glob("*.safetensors")):
+        raise CheckpointError(f"{source}: no *.safetensors weights (geolm reads no pickled weights)")
+    hf = AutoModelForCausalLM.from_pretrained(source, dtype="auto", use_safetensors=True)
     geo = llama_to_geo(hf)
     del hf
     out.parent.mkdir(parents=True, exist_ok=True)

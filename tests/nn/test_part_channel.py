@@ -82,8 +82,10 @@ def test_phase_settings_reach_the_part_and_are_checked() -> None:
         model.set_part_settings({"ffn": {"dampening": 0.5}})
     with pytest.raises(ConfigError, match=r"part_settings\['ffn'\]\['damping'\] must be in \[0, 1\], got 2"):
         model.set_part_settings({"ffn": {"damping": 2}})
-    with pytest.raises(ConfigError, match="the attention part 'gqa' takes no settings"):
+    with pytest.raises(ConfigError, match=r"part_settings\['attention'\]: this attention part takes no phase settings"):
         model.set_part_settings({"attention": {"tau": 1.0}})
+    with pytest.raises(ConfigError, match="the memory part 'none' takes no settings"):
+        model.set_part_settings({"memory": {"slots": 1}})
 
 
 def test_only_phase_options_can_be_set_by_a_phase() -> None:

@@ -14,7 +14,7 @@ def convert(
         Path, typer.Option("--out", help="the geolm checkpoint to write (new or empty dir)", show_default=False)
     ],
 ) -> None:
-    """Convert a local LlamaForCausalLM or MistralForCausalLM checkpoint (and its tokenizer) to geolm.
+    """Convert a local Llama, Mistral, Qwen2 or Qwen3 causal-LM checkpoint (and its tokenizer) to geolm.
 
     A config field geolm cannot compute is refused by name; the converted model's logits equal the source's.
     Example: geolm convert ~/models/llama --out runs/llama-geolm

@@ -104,7 +104,7 @@ VERBS: dict[str, Verb | Group] = {
     "convert": Verb(
         "geolm.cli.convert",
         "convert",
-        "Convert a local LlamaForCausalLM or MistralForCausalLM checkpoint (and its tokenizer) to geolm.",
+        "Convert a local Llama, Mistral, Qwen2 or Qwen3 causal-LM checkpoint (and its tokenizer) to geolm.",
     ),
     "presets": Verb(
         "geolm.cli.presets",

@@ -60,13 +60,15 @@ class CoordinateLinear(Linear):
     """A projection whose base weight keeps the plain name `weight` (lining up with a Llama checkpoint),
     plus the coordinate delta from its factor bank, which lives in the model's `CoordinateModulation`."""
 
-    def __init__(self, in_features: int, out_features: int, owner: CoordinateModulation, key: str) -> None:
-        super().__init__(in_features, out_features, bias=False)
+    def __init__(
+        self, in_features: int, out_features: int, owner: CoordinateModulation, key: str, bias: bool = False
+    ) -> None:
+        super().__init__(in_features, out_features, bias=bias)
         self.bank_key = key
         self._owner = (owner,)  # a tuple, so the owner is not registered a second time as a submodule
 
     def forward(self, x: torch.Tensor, ctx: ForwardContext | None = None) -> torch.Tensor:
-        return F.linear(x, self.weight) + self._owner[0].delta(self.bank_key, x, ctx)
+        return F.linear(x, self.weight, self.bias) + self._owner[0].delta(self.bank_key, x, ctx)
 
 
 @MODULATION.register("coordinate")
@@ -91,7 +93,9 @@ class CoordinateModulation(nn.Module):
         self.banks = nn.ModuleDict()
         self.override: torch.Tensor | None = None
 
-    def linear(self, in_features: int, out_features: int, *, layer_idx: int, role: str) -> nn.Module:
+    def linear(
+        self, in_features: int, out_features: int, *, layer_idx: int, role: str, bias: bool = False
+    ) -> nn.Module:
         """A `CoordinateLinear` for targeted roles, a plain `Linear` for the rest.
 
         A part with several copies of a projection names each copy's role with a prefix ("expert3.gate_proj");
@@ -99,13 +103,13 @@ class CoordinateModulation(nn.Module):
         `share_across_layers` every role does; asking twice for one bank is an error, never silent sharing.
         """
         if role.rsplit(".", 1)[-1] not in self.options.targets:
-            return Linear(in_features, out_features, bias=False)
+            return Linear(in_features, out_features, bias=bias)
         key = (role if self.options.share_across_layers else f"layer{layer_idx}_{role}").replace(".", "_")
         if key in self.banks and not self.options.share_across_layers:
             raise ValueError(f"two projections of layer {layer_idx} asked for the factor bank of role {role!r}")
         if key not in self.banks:
             self.banks[key] = FactorBank(in_features, out_features, self.options)
-        return CoordinateLinear(in_features, out_features, self, key)
+        return CoordinateLinear(in_features, out_features, self, key, bias)
 
     def delta(self, key: str, x: torch.Tensor, ctx: ForwardContext | None) -> torch.Tensor:
         """The modulation term of the projection whose bank is `key`, for inputs `x` (B, T, in)."""

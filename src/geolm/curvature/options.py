@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from geolm.nn.options import PartOptions, boolean, one_of, option, positive
+from geolm.nn.baseline import ProjectionOptions
+from geolm.nn.options import boolean, one_of, option, positive
 
 INITS = ("zero", "random", "linspace")
 KERNELS = ("auto", "flex", "blockwise", "reference")
 
 
 @dataclass(frozen=True)
-class CurvatureOptions(PartOptions):
+class CurvatureOptions(ProjectionOptions):
     """How the per-head curvature κ = 2·tanh(raw) and temperature τ start, and whether τ learns.
 
     `init`: "zero" starts every head Euclidean (κ = 0), so any geometry a head ends with was learnt;
@@ -22,7 +23,8 @@ class CurvatureOptions(PartOptions):
     needs CUDA), "blockwise" (blocks of queries, memory linear in the length, any device), "reference" (every
     distance at once, the test oracle) or "auto": flex to train on CUDA, blockwise elsewhere (inference
     too: FlexAttention compiles anew for every new length), reference for a single query (a decoding step)
-    and under attention dropout, which only the reference applies.
+    and under attention dropout, which only the reference applies. The projections' layout (biases, q/k
+    norms) is grouped-query attention's (`ProjectionOptions`).
     """
 
     kind = "attention"

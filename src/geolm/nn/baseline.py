@@ -6,7 +6,7 @@ Interfaces every registered part follows (see docs/architecture.md):
 - attention: `cls(config, layer_idx, modulation)`; `forward(x, rope, ctx) -> x`, where `rope` is the
   (cos, sin) pair of the current positions and `ctx` the `ForwardContext`; it updates `ctx.cache` itself.
 - ffn: `cls(config, layer_idx, modulation)`; `forward(x, ctx) -> x`.
-- modulation: `cls(config)`, one per model; `linear(in, out, *, layer_idx, role)` builds every projection, and
+- modulation: `cls(config)`, one per model; `linear(in, out, *, layer_idx, role, bias)` builds every projection, and
   `forward(inputs_embeds, ctx)` runs once before the first layer to put per-token state into `ctx.state`. An
   attention or FFN part names the roles it builds through `linear` in `modulated_roles`, the projections a
   modulation may target in it.
@@ -16,6 +16,7 @@ Interfaces every registered part follows (see docs/architecture.md):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
@@ -24,7 +25,8 @@ from torch import nn
 
 from geolm.config import GeoConfig
 from geolm.nn.context import ForwardContext
-from geolm.nn.layers import Linear, apply_rotary
+from geolm.nn.layers import Linear, RMSNorm, apply_rotary
+from geolm.nn.options import PartOptions, boolean, option
 from geolm.nn.registry import ATTENTION, FFN, MEMORY, MODULATION
 
 
@@ -36,8 +38,10 @@ class NoModulation(nn.Module):
         super().__init__()
         self.config = config
 
-    def linear(self, in_features: int, out_features: int, *, layer_idx: int, role: str) -> nn.Module:
-        return Linear(in_features, out_features, bias=False)
+    def linear(
+        self, in_features: int, out_features: int, *, layer_idx: int, role: str, bias: bool = False
+    ) -> nn.Module:
+        return Linear(in_features, out_features, bias=bias)
 
     def forward(self, inputs_embeds: torch.Tensor, ctx: ForwardContext) -> None:
         return None
@@ -46,11 +50,25 @@ class NoModulation(nn.Module):
 MEMORY.register("none")(None)
 
 
+@dataclass(frozen=True)
+class ProjectionOptions(PartOptions):
+    """How an attention part projects, as the Llama family's checkpoints do: biases on the query, key and value
+    projections (Qwen2; Llama's `attention_bias` adds the output's too) and an RMSNorm over each head's
+    queries and keys before the rotation (Qwen3). All off is Llama's default."""
+
+    kind = "attention"
+
+    qkv_bias: bool = option(False, boolean, "true or false")
+    output_bias: bool = option(False, boolean, "true or false")
+    qk_norm: bool = option(False, boolean, "true or false")
+
+
 @ATTENTION.register("gqa")
 class GroupedQueryAttention(nn.Module):
     """Multi-head attention with shared key/value heads, rotary positions and PyTorch SDPA kernels."""
 
     modulated_roles: ClassVar[tuple[str, ...]] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    options_class: ClassVar[type[ProjectionOptions]] = ProjectionOptions
 
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: NoModulation) -> None:
         super().__init__()
@@ -64,18 +82,27 @@ class GroupedQueryAttention(nn.Module):
             self.num_heads * self.head_dim,
             self.num_kv_heads * self.head_dim,
         )
-        self.q_proj = modulation.linear(hidden, q_out, layer_idx=layer_idx, role="q_proj")
-        self.k_proj = modulation.linear(hidden, kv_out, layer_idx=layer_idx, role="k_proj")
-        self.v_proj = modulation.linear(hidden, kv_out, layer_idx=layer_idx, role="v_proj")
-        self.o_proj = modulation.linear(q_out, hidden, layer_idx=layer_idx, role="o_proj")
+        layout = self.options_class.from_config(config)
+        bias = layout.qkv_bias
+        self.q_proj = modulation.linear(hidden, q_out, layer_idx=layer_idx, role="q_proj", bias=bias)
+        self.k_proj = modulation.linear(hidden, kv_out, layer_idx=layer_idx, role="k_proj", bias=bias)
+        self.v_proj = modulation.linear(hidden, kv_out, layer_idx=layer_idx, role="v_proj", bias=bias)
+        self.o_proj = modulation.linear(q_out, hidden, layer_idx=layer_idx, role="o_proj", bias=layout.output_bias)
+        if layout.qk_norm:
+            self.q_norm = RMSNorm(self.head_dim, config.rms_norm_eps)
+            self.k_norm = RMSNorm(self.head_dim, config.rms_norm_eps)
+        self.qk_norm = layout.qk_norm
 
     def project_qkv(
         self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries (B, H, T, D) and the full keys/values (B, H_kv, S, D) after the cache update."""
         bsz, seq, _ = x.shape
-        q = self.q_proj(x, ctx).view(bsz, seq, self.num_heads, self.head_dim).transpose(1, 2)
-        k = self.k_proj(x, ctx).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        q = self.q_proj(x, ctx).view(bsz, seq, self.num_heads, self.head_dim)
+        k = self.k_proj(x, ctx).view(bsz, seq, self.num_kv_heads, self.head_dim)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = self.v_proj(x, ctx).view(bsz, seq, self.num_kv_heads, self.head_dim).transpose(1, 2)
         cos, sin = rope
         q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
