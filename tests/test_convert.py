@@ -37,6 +37,15 @@ SHAPE = {
     "num_key_value_heads": 2,
     "max_position_embeddings": 128,
 }
+LLAMA3_ROPE = {
+    "rope_type": "llama3",
+    "rope_theta": 10000.0,
+    "factor": 8.0,
+    "low_freq_factor": 1.0,
+    "high_freq_factor": 4.0,
+    "original_max_position_embeddings": 32,
+}
+YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0, "original_max_position_embeddings": 32}
 SOURCES = {
     "llama tied": (
         LlamaForCausalLM,
@@ -46,6 +55,8 @@ SOURCES = {
     "mistral": (MistralForCausalLM, MistralConfig(**SHAPE, sliding_window=None)),
     "qwen2": (Qwen2ForCausalLM, Qwen2Config(**SHAPE, tie_word_embeddings=True)),
     "qwen3": (Qwen3ForCausalLM, Qwen3Config(**SHAPE, head_dim=16)),
+    "llama3 scaled rope": (LlamaForCausalLM, LlamaConfig(**SHAPE, rope_parameters=LLAMA3_ROPE)),
+    "qwen2 yarn": (Qwen2ForCausalLM, Qwen2Config(**SHAPE, rope_parameters=YARN)),
 }
 
 
@@ -99,8 +110,10 @@ def test_what_geolm_cannot_compute_is_refused_by_name(tmp_path: Path) -> None:
 
     refused(LlamaConfig(**SHAPE, mlp_bias=True), "LlamaForCausalLM: config field 'mlp_bias' is True")
     refused(LlamaConfig(**SHAPE, hidden_act="gelu"), "config field 'hidden_act' is 'gelu'; geolm's feed-forward")
-    scaled = {"rope_type": "linear", "factor": 2.0, "rope_theta": 10000.0}
-    refused(LlamaConfig(**SHAPE, rope_parameters=scaled), "config field 'rope_parameters' .* not scaled RoPE yet")
+    dynamic = {"rope_type": "dynamic", "factor": 2.0, "rope_theta": 10000.0}
+    refused(
+        LlamaConfig(**SHAPE, rope_parameters=dynamic), "'rope_parameters' .* whose frequencies change with the length"
+    )
     refused(MistralConfig(**SHAPE, sliding_window=16), "'sliding_window' is 16; geolm attends over the whole context")
     refused(LlamaConfig(**SHAPE, router_jitter=0.1), "config field 'router_jitter' has no geolm equivalent")
     refused(Qwen2Config(**SHAPE, use_sliding_window=True), "'use_sliding_window' is True; geolm attends over")

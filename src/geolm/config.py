@@ -39,6 +39,8 @@ _HF_KEYS = (
 
 # Part names that need nothing beyond what is built in; each system adds its own when it is imported.
 PART_KINDS = ("attention", "ffn", "modulation", "memory")
+# RoPE scalings whose frequencies do not depend on the length (transformers' functions compute them).
+SCALED_ROPE = ("linear", "llama3", "yarn")
 
 
 class GeoConfig(PretrainedConfig):
@@ -48,6 +50,8 @@ class GeoConfig(PretrainedConfig):
     `part_options` holds each part's own settings as `{kind: {key: value}}`, validated by the part itself.
     `embedding_size` below `hidden_size` factorises the embeddings (ALBERT's name): tokens are embedded in
     that width and projected up, and the output head projects down before its (tied) vocabulary matrix.
+    `scaled_rope` (None: plain RoPE of `rope_theta`) is a converted checkpoint's RoPE scaling, its
+    `rope_parameters` without the theta: `{"rope_type": "llama3", "factor": 8.0, ...}`.
     """
 
     model_type = "geolm"
@@ -63,6 +67,7 @@ class GeoConfig(PretrainedConfig):
     head_dim: int | None = None
     max_position_embeddings: int = 512
     rope_theta: float = 10000.0
+    scaled_rope: dict | None = None
     rms_norm_eps: float = 1e-5
     initializer_range: float = 0.02
     tie_word_embeddings: bool = True
@@ -130,6 +135,9 @@ class GeoConfig(PretrainedConfig):
             raise ConfigError(f"head_dim must be even for rotary embeddings, got {self.head_dim}")
         if self.rope_theta <= 0 or self.rms_norm_eps <= 0:
             raise ConfigError("rope_theta and rms_norm_eps must be positive")
+        rope_type = (self.scaled_rope or {}).get("rope_type") if isinstance(self.scaled_rope, dict) else "?"
+        if self.scaled_rope is not None and rope_type not in SCALED_ROPE:
+            raise ConfigError(f"scaled_rope['rope_type'] must be one of {', '.join(SCALED_ROPE)}, got {rope_type!r}")
         if not 0.0 <= self.attention_dropout < 1.0:
             raise ConfigError(f"attention_dropout must be in [0, 1), got {self.attention_dropout}")
         if self.classifier_pooling not in ("mean", "last"):

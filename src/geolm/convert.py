@@ -18,7 +18,7 @@ from typing import Any
 
 from transformers import LlamaConfig, LlamaForCausalLM, PretrainedConfig, PreTrainedModel
 
-from geolm.config import GeoConfig
+from geolm.config import SCALED_ROPE, GeoConfig
 from geolm.errors import CheckpointError, ConfigError
 from geolm.modeling import GeoForCausalLM
 
@@ -52,7 +52,7 @@ def to_llama_config(config: GeoConfig) -> LlamaConfig:
         raise ConfigError(f"Llama has no q/k norms and biases on all attention projections or none; got {layout}")
     return LlamaConfig(
         **{k: getattr(config, k) for k in _SHARED_KEYS},
-        rope_parameters={"rope_type": "default", "rope_theta": config.rope_theta},
+        rope_parameters={"rope_type": "default", **(config.scaled_rope or {}), "rope_theta": config.rope_theta},
         hidden_act="silu",
         attention_bias=layout.qkv_bias,
         mlp_bias=False,
@@ -76,11 +76,13 @@ def from_llama_config(config: PretrainedConfig) -> GeoConfig:
         problem = honoured(values[key], config)
         if problem:
             raise ConfigError(f"{architecture}: config field {key!r} is {values[key]!r}; {problem}")
-    rope_theta = (config.rope_parameters or {}).get("rope_theta", 10000.0)
+    rope = dict(config.rope_parameters or {})
+    rope_theta = rope.pop("rope_theta", 10000.0)
     layout = ARCHITECTURES[architecture](config)
     return GeoConfig(
         **{k: getattr(config, k, None) for k in _SHARED_KEYS},
         rope_theta=rope_theta,
+        scaled_rope=rope if rope.get("rope_type", "default") != "default" else None,
         part_options={"attention": layout} if any(layout.values()) else None,
     )
 
@@ -91,9 +93,10 @@ def _must_be(expected: Any, why: str) -> Callable[[Any, PretrainedConfig], str |
 
 def _rope(value: Mapping[str, Any] | None, _: PretrainedConfig) -> str | None:
     rope_type = (value or {}).get("rope_type", "default")
-    if rope_type != "default" or set(value or {}) - {"rope_type", "rope_theta"}:
-        return "geolm computes plain RoPE (rope_type 'default' with a rope_theta), not scaled RoPE yet"
-    return None
+    if rope_type in SCALED_ROPE or (rope_type == "default" and set(value or {}) <= {"rope_type", "rope_theta"}):
+        return None
+    scalings = ", ".join(SCALED_ROPE)
+    return f"geolm computes plain RoPE and the {scalings} scalings, not RoPE whose frequencies change with the length"
 
 
 def _window(value: int | None, config: PretrainedConfig) -> str | None:

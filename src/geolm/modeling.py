@@ -139,7 +139,9 @@ class GeoModel(GeoPreTrainedModel):
             if share is not None:
                 share(self.shared)
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.rotary_emb = RotaryEmbedding(config.head_dim, config.rope_theta)
+        self.rotary_emb = RotaryEmbedding(
+            config.head_dim, config.rope_theta, config.scaled_rope, config.max_position_embeddings
+        )
         self.gradient_checkpointing = False
         self.phase_options: dict[str, PartOptions] = {}
         self.stat_recorders: list[Any] = []  # `geolm.inference_stats` listeners
