@@ -142,3 +142,26 @@ def test_geolm_convert_on_the_command_line(tmp_path: Path) -> None:
     assert f"wrote {tmp_path / 'geolm'}" in done.stdout
     again = run("convert", str(source), "--out", str(tmp_path / "geolm"))
     assert again.returncode == 2 and again.stderr.strip().count("\n") == 0 and "already exists" in again.stderr
+
+
+def test_a_converted_checkpoint_starts_a_training_run(tokenizer, tmp_path: Path, capsys) -> None:
+    from safetensors.torch import load_file
+
+    from geolm import api
+
+    unpadded = train_tokenizer(["a heron is a wading bird with long legs"] * 20, vocab_size=300, min_frequency=1)
+    unpadded.pad_token = None  # as many released tokenizers have it
+    source = source_checkpoint(tmp_path / "source", "qwen3", unpadded)
+    convert_checkpoint(source, tmp_path / "geolm")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a heron is a wading bird with long legs\n" * 60)
+    args = api.TrainArgs(steps=2, batch_size=2, lr=1e-12, eval_every=0, save_every=0, log_every=1, warmup_steps=0)
+    spec = api.RunSpec(data=(corpus,), init_from=tmp_path / "geolm", out=tmp_path / "run", block_size=16, args=args)
+    api.train(spec)
+    assert "has no padding token; padding with" in capsys.readouterr().err
+    start, trained = (load_file(path / "model.safetensors") for path in (tmp_path / "geolm", tmp_path / "run" / "last"))
+    assert start.keys() == trained.keys() and any(name.endswith("q_norm.weight") for name in start)
+    for name, value in start.items():
+        torch.testing.assert_close(trained[name], value, atol=1e-6, rtol=0)  # it trained from these weights
+    with pytest.raises(ConfigError, match="brings its own config and tokenizer; drop --vocab-size"):
+        api.prepare(api.RunSpec(init_from=tmp_path / "geolm", vocab_size=300, out=tmp_path / "other"))

@@ -59,7 +59,8 @@ class RunSpec:
     its data sources, reading `recipe_options` (its options class, such as `SeedOptions`, or a mapping of its
     fields); options may also set model fields, training arguments and the start, applied over the spec's own
     by `resolve`. A `curriculum` (file or object) replaces the recipe's. `resume` is None, "auto" (OUT/last if
-    present) or a checkpoint; `start_phase` begins at that phase from it.
+    present) or a checkpoint; `start_phase` begins at that phase from it. `init_from` (a checkpoint or run
+    directory, such as `geolm convert` writes) starts a new run from its weights, config and tokenizer.
     The seed is `args.seed`.
     """
 
@@ -79,12 +80,13 @@ class RunSpec:
     curriculum: Path | Curriculum | None = None
     resume: str | None = None
     start_phase: str | int | None = None
+    init_from: Path | None = None
 
     def __post_init__(self) -> None:  # paths may be given as strings
         object.__setattr__(self, "data", tuple(Path(p) for p in self.data))
         if self.weights is not None:
             object.__setattr__(self, "weights", tuple(float(w) for w in self.weights))
-        for name in ("config", "tokenizer", "out", "curriculum"):
+        for name in ("config", "tokenizer", "out", "curriculum", "init_from"):
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))
 
@@ -291,6 +293,11 @@ def new_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
 
     checkpoint = resume_checkpoint(spec.resume, spec.run_dir) if spec.resume else None
     shards = shards_of(spec)
+    if checkpoint is None and spec.init_from is not None:
+        model, tokenizer = initial_model(spec)
+        check_block_size(spec.block_size, model.config)
+        check_shards_tokenizer(shards, tokenizer, "the --init-from checkpoint's")
+        return model, tokenizer
     if checkpoint is not None:
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         config = GeoConfig.from_pretrained(checkpoint)
@@ -308,15 +315,41 @@ def new_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         special = {key: getattr(tokenizer, key) for key in ("pad_token_id", "bos_token_id", "eos_token_id")}
         config = model_config(spec, vocab_size=len(tokenizer), **special)
     check_block_size(spec.block_size, config)
-    if shards:
-        from geolm.data.cache import tokenizer_fingerprint
-        from geolm.data.shards import check_tokenizer
-
-        whose = "the checkpoint's" if checkpoint else "the run's"
-        for directory in shards:
-            check_tokenizer(directory, tokenizer_fingerprint(tokenizer), whose)
+    check_shards_tokenizer(shards, tokenizer, "the checkpoint's" if checkpoint else "the run's")
     torch.manual_seed(spec.seed)
     return GeoForCausalLM(config), tokenizer
+
+
+def check_shards_tokenizer(shards: list[Path], tokenizer: PreTrainedTokenizerBase, whose: str) -> None:
+    """Every shards directory must hold the ids of `tokenizer`."""
+    from geolm.data.cache import tokenizer_fingerprint
+    from geolm.data.shards import check_tokenizer
+
+    for directory in shards:
+        check_tokenizer(directory, tokenizer_fingerprint(tokenizer), whose)
+
+
+def initial_model(spec: RunSpec) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The model (float32, to train) and tokenizer of the `init_from` checkpoint. A tokenizer without a
+    padding token pads with its end-of-text token (padding never carries loss)."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from geolm.inference.loading import checked_checkpoint
+    from geolm.modeling import GeoForCausalLM
+
+    given = [name for name in ("config", "tokenizer", "vocab_size") if getattr(spec, name) is not None]
+    if spec.overrides or given:
+        named = ", ".join([*(f"--{n.replace('_', '-')}" for n in given), *(["overrides"] if spec.overrides else [])])
+        raise ConfigError(f"--init-from {spec.init_from} brings its own config and tokenizer; drop {named}")
+    checkpoint = checked_checkpoint(spec.init_from)
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+        console.print(f"{checkpoint}: the tokenizer has no padding token; padding with {tokenizer.eos_token!r}")
+    model = GeoForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
 
 
 def token_blocks(spec: RunSpec, tokenizer: PreTrainedTokenizerBase) -> tuple[Blocks, Blocks | None]:

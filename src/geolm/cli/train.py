@@ -54,6 +54,9 @@ def train(
     recipe: str | None = typer.Option(
         None, help="default curriculum and data: baseline, coordinate, ... (default: the preset's)"
     ),
+    init_from: Path | None = typer.Option(
+        None, "--init-from", help="start from this checkpoint's weights, config and tokenizer (geolm convert's, say)"
+    ),
     start_phase: str | None = typer.Option(
         None, "--start-phase", help="begin at this phase (name or number) from the --resume checkpoint"
     ),
@@ -115,6 +118,7 @@ def train(
         curriculum=curriculum,
         resume=resume,
         start_phase=start_phase,
+        init_from=init_from,
     )
     spec = api.check_spec(spec)
     try:  # Ctrl-C in the data work or in training: nothing half-written, and how to go on
