@@ -165,3 +165,30 @@ def test_a_converted_checkpoint_starts_a_training_run(tokenizer, tmp_path: Path,
         torch.testing.assert_close(trained[name], value, atol=1e-6, rtol=0)  # it trained from these weights
     with pytest.raises(ConfigError, match="brings its own config and tokenizer; drop --vocab-size"):
         api.prepare(api.RunSpec(init_from=tmp_path / "geolm", vocab_size=300, out=tmp_path / "other"))
+
+
+def test_coordinate_modulation_added_at_identity_then_moved_by_training(tokenizer, tmp_path: Path) -> None:
+    from geolm import api
+
+    source = source_checkpoint(tmp_path / "source", "llama untied, biased", tokenizer)
+    convert_checkpoint(source, tmp_path / "geolm", parts=["coordinate"])
+    hf = AutoModelForCausalLM.from_pretrained(source).eval()
+    geo = GeoForCausalLM.from_pretrained(tmp_path / "geolm").eval()
+    assert geo.config.modulation == "coordinate"
+    tokens = torch.randint(0, 300, (2, 40), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(geo(tokens).logits, hf(tokens).logits, atol=1e-4, rtol=0)
+    prompt = tokens[0, :6].tolist()
+    expected = hf.generate(torch.tensor([prompt]), do_sample=False, max_new_tokens=10, min_new_tokens=10)
+    assert full_forward_greedy(geo, prompt, 10) == expected[0, 6:].tolist()
+    assert_cache_matches_forward(geo)
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a heron is a wading bird with long legs\n" * 60)
+    args = api.TrainArgs(steps=20, batch_size=2, lr=1e-3, eval_every=0, save_every=0, log_every=1)
+    api.train(api.RunSpec(data=(corpus,), init_from=tmp_path / "geolm", out=tmp_path / "run", block_size=16, args=args))
+    trained = GeoForCausalLM.from_pretrained(tmp_path / "run" / "last")
+    banks = [p for n, p in trained.named_parameters() if n.endswith(".up")]
+    assert banks and all(float(p.detach().abs().max()) > 0 for p in banks)  # the coordinates' terms moved off zero
+    with pytest.raises(ConfigError, match="--parts experts: families that start at identity are coordinate"):
+        convert_checkpoint(source, tmp_path / "other", parts=["experts"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +158,33 @@ def geo_to_llama(model: GeoForCausalLM) -> LlamaForCausalLM:
     return llama.to(model.dtype)
 
 
-def convert_checkpoint(source: str | Path, out: str | Path) -> Path:
+def with_parts(model: GeoForCausalLM, parts: Sequence[str]) -> GeoForCausalLM:
+    """`model` with each family in `parts` added at identity (`Family.at_identity`): its weights copied, the new
+    parts as built, so the logits are unchanged until training moves the new parts."""
+    from geolm.systems import identity_adders
+
+    adders = identity_adders()
+    unknown = [name for name in parts if name not in adders]
+    if unknown:
+        raise ConfigError(f"--parts {', '.join(unknown)}: families that start at identity are {', '.join(adders)}")
+    config = model.config
+    for name in parts:
+        config = adders[name](config)
+    grown = GeoForCausalLM(config).to(model.dtype)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected:
+        raise ConfigError(f"--parts {', '.join(parts)} replaced weights of the model: {unexpected[:3]}")
+    new = {name for name, _ in grown.named_parameters()} - set(model.state_dict())
+    if set(missing) - new:
+        raise ConfigError(f"--parts {', '.join(parts)} left weights unset: {sorted(set(missing) - new)[:3]}")
+    return grown
+
+
+def convert_checkpoint(source: str | Path, out: str | Path, parts: Sequence[str] = ()) -> Path:
     """Convert the HF checkpoint directory `source` (config.json, safetensors weights, sharded or not, and its
-    tokenizer if it has one) into a geolm checkpoint at `out`, which must not exist or be empty. The weights
-    keep their dtype; `out` appears whole or not at all. Returns `out`."""
+    tokenizer if it has one) into a geolm checkpoint at `out`, which must not exist or be empty, with the
+    families `parts` added at identity (`with_parts`). The weights keep their dtype; `out` appears whole or
+    not at all. Returns `out`."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     source, out = Path(source), Path(out)
@@ -173,7 +196,7 @@ def convert_checkpoint(source: str | Path, out: str | Path) -> Path:
     if not any(source.glob("*.safetensors")):
         raise CheckpointError(f"{source}: no *.safetensors weights (geolm reads no pickled weights)")
     hf = AutoModelForCausalLM.from_pretrained(source, dtype="auto", use_safetensors=True)
-    geo = llama_to_geo(hf)
+    geo = with_parts(llama_to_geo(hf), parts) if parts else llama_to_geo(hf)
     del hf
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))

@@ -49,7 +49,9 @@ class Family:
     without them: `geolm demo` shows it; `generate_flags` are flags it adds to `geolm generate`, and `generate`
     ("module:Class") the class built from their values: `given` (the flags given), `check(greedy)`,
     `require(model, checkpoint)`, `stands_alone` and `generate(model, tokenizer, prompt_ids, options,
-    extra_eos_ids)`, which continues a prompt as they ask."""
+    extra_eos_ids)`, which continues a prompt as they ask; `at_identity` ("module:function", a `GeoConfig` to
+    a `GeoConfig`) adds its parts to a model so that, with the model's own weights and the new parts as they
+    are built, it computes what it did (`geolm convert --parts`)."""
 
     name: str
     summary: str
@@ -63,6 +65,7 @@ class Family:
     explain: str | None = None
     generate_flags: tuple[GenerateFlag, ...] = ()
     generate: str | None = None
+    at_identity: str | None = None
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -78,6 +81,7 @@ FAMILIES: tuple[Family, ...] = (
             (r"\.modulation\.(banks|directions)\b", "coordinate modulation"),
         ),
         explain="geolm.coordinate.analysis:explain_answer",
+        at_identity="geolm.coordinate.presets:at_identity",
         generate="geolm.coordinate.cli:CoordinateFlags",
         generate_flags=(
             GenerateFlag("adaptive", bool, False, "coordinate models: greedy where coordinates are sure, else top-p"),
@@ -196,6 +200,16 @@ def generate_modes(values: Mapping[str, Any]) -> list[Any]:
         if family.generate
         for module, name in [family.generate.split(":")]
     ]
+
+
+def identity_adders() -> dict[str, Callable[[Any], Any]]:
+    """Each family's `at_identity` function by family name, for the families that declare one."""
+    adders = {}
+    for family in FAMILIES:
+        if family.at_identity:
+            module, name = family.at_identity.split(":")
+            adders[family.name] = getattr(import_module(module), name)
+    return adders
 
 
 def answer_explainers() -> list[Callable[..., tuple[str, str] | None]]:

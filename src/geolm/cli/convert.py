@@ -13,13 +13,19 @@ def convert(
     out: Annotated[
         Path, typer.Option("--out", help="the geolm checkpoint to write (new or empty dir)", show_default=False)
     ],
+    parts: Annotated[
+        str | None,
+        typer.Option("--parts", help="families to add at identity, comma-separated (coordinate)", show_default=False),
+    ] = None,
 ) -> None:
     """Convert a local Llama, Mistral, Qwen2 or Qwen3 causal-LM checkpoint (and its tokenizer) to geolm.
 
-    A config field geolm cannot compute is refused by name; the converted model's logits equal the source's.
-    Example: geolm convert ~/models/llama --out runs/llama-geolm
+    A config field geolm cannot compute is refused by name; the converted model's logits equal the source's,
+    also with --parts, whose geometric parts start at identity and move only when trained.
+    Example: geolm convert ~/models/llama --out runs/llama-geolm --parts coordinate
     """
     from geolm.convert import convert_checkpoint
 
-    written = convert_checkpoint(source, out)
+    chosen = [name.strip() for name in (parts or "").split(",") if name.strip()]
+    written = convert_checkpoint(source, out, chosen)
     typer.echo(f"wrote {written}; try: geolm generate {written} --prompt 'A heron is'")

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from geolm.config import GeoConfig
 from geolm.presets import register_preset
+
+
+def at_identity(config: GeoConfig) -> GeoConfig:
+    """`config` with coordinate modulation added so the model computes what it did: every factor bank's output
+    matrix starts at zero (as LoRA's B does), so each modulation term is zero until training moves it."""
+    part_options = {**config.part_options, "modulation": {"init_scale": 0.0}}
+    return GeoConfig.from_dict({**config.to_dict(), "modulation": "coordinate", "part_options": part_options})
+
 
 register_preset(
     "geometric-llama-tiny",
