@@ -4,6 +4,7 @@ geolm checkpoints with the same logits and the same greedy continuations; what g
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,42 @@ def test_coordinate_modulation_added_at_identity_then_moved_by_training(tokenize
     assert banks and all(float(p.detach().abs().max()) > 0 for p in banks)  # the coordinates' terms moved off zero
     with pytest.raises(ConfigError, match="--parts experts: families that start at identity are coordinate"):
         convert_checkpoint(source, tmp_path / "other", parts=["experts"])
+
+
+def test_uptrain_trains_the_added_parts_first_then_everything(tokenizer, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from geolm import api
+
+    source = source_checkpoint(tmp_path / "source", "qwen2", tokenizer)
+    convert_checkpoint(source, tmp_path / "geolm", parts=["coordinate"])
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("a heron is a wading bird with long legs\n" * 60)
+    args = api.TrainArgs(steps=6, batch_size=2, lr=1e-3, eval_every=0, save_every=0, log_every=1, warmup_steps=0)
+    options = {"geometry_share": 0.5, "base_lr_mult": 0.5}
+    spec = api.RunSpec(
+        data=(corpus,),
+        init_from=tmp_path / "geolm",
+        out=tmp_path / "run",
+        block_size=16,
+        args=args,
+        recipe="uptrain",
+        recipe_options=options,
+    )
+    api.train(spec)
+    start = load_file(tmp_path / "geolm" / "model.safetensors")
+    geometry_done = load_file(tmp_path / "run" / "phase-0-geometry" / "model.safetensors")
+    end = load_file(tmp_path / "run" / "last" / "model.safetensors")
+    base = [name for name in start if not name.startswith("model.modulation.")]
+    added = [name for name in start if name.endswith(".up")]
+    assert base and added
+    assert all(torch.equal(geometry_done[name], start[name]) for name in base)  # frozen while the geometry learnt
+    assert all(not torch.equal(geometry_done[name], start[name]) for name in added)
+    assert all(
+        not torch.equal(end[name], geometry_done[name])
+        for name in ("model.embed_tokens.weight", "model.layers.0.mlp.down_proj.weight")
+    )
+    with pytest.raises(ConfigError, match="freezes every parameter of the model, so nothing would train"):
+        plain = tmp_path / "plain"
+        convert_checkpoint(source, plain)
+        api.train(replace(spec, init_from=plain, out=tmp_path / "plain-run"))

@@ -166,6 +166,7 @@ def register_systems() -> None:
 def register_training() -> None:
     """Import every family's training module (loss terms, recipes and their options); the trainer calls this
     before it checks a curriculum, so a curriculum file may name any family's loss."""
+    import_module("geolm.training.uptrain")  # the recipe for models any family's parts were added to
     for family in FAMILIES:
         if family.training:
             import_module(family.training)

@@ -186,6 +186,9 @@ class Curriculum:
             for pattern in phase.freeze:
                 if not any(fnmatchcase(n, pattern) or pattern == self.group_of(n) for n in param_names):
                     raise ConfigError(f"{here}: freeze pattern {pattern!r} matches no parameter or group")
+            frozen = [n for n in param_names if any(fnmatchcase(n, p) or p == self.group_of(n) for p in phase.freeze)]
+            if phase.freeze and len(frozen) == len(param_names):
+                raise ConfigError(f"{here}: freezes every parameter of the model, so nothing would train")
 
 
 def _check_keys(data: dict[str, Any], allowed: list[str], where: str) -> None:
