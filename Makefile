@@ -64,7 +64,7 @@ test-latest: system
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
-	$(LATEST)/bin/python -m pip install --quiet --constraint lock-constraints.txt -e ".[dev,ui,eval]"
+	$(LATEST)/bin/python -m pip install --quiet --constraint lock-constraints.txt -e ".[dev,ui,eval,lora]"
 	$(LATEST)/bin/python tools/lock_drift.py $(LOCK)
 	$(LATEST)/bin/ruff check $(LINTED)
 	$(LATEST)/bin/python -m $(PYTEST)
