@@ -168,14 +168,16 @@ def test_a_converted_checkpoint_starts_a_training_run(tokenizer, tmp_path: Path,
         api.prepare(api.RunSpec(init_from=tmp_path / "geolm", vocab_size=300, out=tmp_path / "other"))
 
 
-def test_coordinate_modulation_added_at_identity_then_moved_by_training(tokenizer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("parts", [["coordinate"], ["curvature"], ["coordinate", "curvature"]])
+def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tokenizer, tmp_path: Path) -> None:
     from geolm import api
 
     source = source_checkpoint(tmp_path / "source", "llama untied, biased", tokenizer)
-    convert_checkpoint(source, tmp_path / "geolm", parts=["coordinate"])
+    convert_checkpoint(source, tmp_path / "geolm", parts=parts)
     hf = AutoModelForCausalLM.from_pretrained(source).eval()
     geo = GeoForCausalLM.from_pretrained(tmp_path / "geolm").eval()
-    assert geo.config.modulation == "coordinate"
+    assert (geo.config.modulation == "coordinate") == ("coordinate" in parts)
+    assert (geo.config.attention == "curvature") == ("curvature" in parts)
     tokens = torch.randint(0, 300, (2, 40), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         torch.testing.assert_close(geo(tokens).logits, hf(tokens).logits, atol=1e-4, rtol=0)
@@ -189,9 +191,11 @@ def test_coordinate_modulation_added_at_identity_then_moved_by_training(tokenize
     args = api.TrainArgs(steps=20, batch_size=2, lr=1e-3, eval_every=0, save_every=0, log_every=1)
     api.train(api.RunSpec(data=(corpus,), init_from=tmp_path / "geolm", out=tmp_path / "run", block_size=16, args=args))
     trained = GeoForCausalLM.from_pretrained(tmp_path / "run" / "last")
-    banks = [p for n, p in trained.named_parameters() if n.endswith(".up")]
-    assert banks and all(float(p.detach().abs().max()) > 0 for p in banks)  # the coordinates' terms moved off zero
-    with pytest.raises(ConfigError, match="--parts experts: families that start at identity are coordinate"):
+    moved = {"coordinate": ".up", "curvature": ".raw_kappa"}  # the coordinates' terms, κ: all start at zero
+    for part in parts:
+        values = [p.detach() for n, p in trained.named_parameters() if n.endswith(moved[part])]
+        assert values and all(float(v.abs().max()) > 0 for v in values), part
+    with pytest.raises(ConfigError, match="--parts experts: families that start at identity are coordinate, curv"):
         convert_checkpoint(source, tmp_path / "other", parts=["experts"])
 
 

@@ -108,6 +108,7 @@ FAMILIES: tuple[Family, ...] = (
         "geolm.curvature",
         "curvature-tiny",
         components=((r"\.self_attn\.(raw_kappa|log_tau)$", "curvature"),),
+        at_identity="geolm.curvature.presets:at_identity",
         # every training log record carries κ per head, so `geolm plot` can draw the curvature trajectories
         metrics="geolm.curvature.census:curvature_metrics",
         analyze={

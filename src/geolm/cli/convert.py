@@ -15,14 +15,16 @@ def convert(
     ],
     parts: Annotated[
         str | None,
-        typer.Option("--parts", help="families to add at identity, comma-separated (coordinate)", show_default=False),
+        typer.Option(
+            "--parts", help="families to add at identity, comma-separated: coordinate, curvature", show_default=False
+        ),
     ] = None,
 ) -> None:
     """Convert a local Llama, Mistral, Qwen2 or Qwen3 causal-LM checkpoint (and its tokenizer) to geolm.
 
     A config field geolm cannot compute is refused by name; the converted model's logits equal the source's,
     also with --parts, whose geometric parts start at identity and move only when trained.
-    Example: geolm convert ~/models/llama --out runs/llama-geolm --parts coordinate
+    Example: geolm convert ~/models/llama --out runs/llama-geolm --parts coordinate,curvature
     """
     from geolm.convert import convert_checkpoint
 

@@ -21,6 +21,7 @@ from geolm.curvature.blockwise import blockwise_attention
 from geolm.curvature.flex import flex_geodesic_attention
 from geolm.curvature.options import CurvatureOptions
 from geolm.errors import ConfigError
+from geolm.geometry.analytic import arsin_ratio
 from geolm.geometry.stereographic import (
     apply,
     augmented_rows,
@@ -77,6 +78,49 @@ def augmented(
     kappa = kappa.to(u.dtype).view(kv_heads, groups, 1, 1)
     rows, columns = tangent_terms(u, v, kappa)
     return *augmented_rows(rows, u, columns, v), kappa, weight.to(u.dtype).view(kv_heads, groups, 1, 1)
+
+
+def squared_distance(half_chord_sq: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
+    """d_κ² = 4ℓ²·A(κℓ²)², analytic in ℓ² (no square root, so smooth where points meet), κ = 0 included."""
+    g = half_chord_sq.clamp_min(0)
+    return 4 * g * arsin_ratio((kappa * g).clamp_max(1 - torch.finfo(g.dtype).eps)) ** 2
+
+
+def squared_scores(q: torch.Tensor, k: torch.Tensor, kappa: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """w·√D·(d² − d₀²)/8 for queries (B, H, T, D) and keys (B, H_kv, S, D): (B, H, T, S), d₀ the key's distance
+    from the origin. At κ = 0, d² = 4‖u − v‖² for u, v the queries and keys over √D, so with w = −1 this is
+    q·k/√D − ‖q‖²/(2√D): scaled dot-product scores plus a term of the query alone, which softmax ignores."""
+    bsz, heads, queries, dim = q.shape
+    rows, columns, grouped_kappa, grouped_weight = augmented(q, k, kappa, weight)
+    origin = augmented(torch.zeros_like(q[:, :, :1]), k, kappa, weight)[0]
+    pairs = squared_distance(half_chord_product(rows, columns), grouped_kappa)
+    from_origin = squared_distance(half_chord_product(origin, columns), grouped_kappa)
+    return (grouped_weight * dim**0.5 / 8 * (pairs - from_origin)).view(bsz, heads, queries, k.shape[2])
+
+
+def squared_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    kappa: torch.Tensor,
+    weight: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    causal: bool = False,
+    dropout: float = 0.0,
+) -> torch.Tensor:
+    """Attention by `squared_scores` (reference form: every score at once, by autograd), arguments as
+    `geodesic_attention`'s."""
+    bsz, heads, queries = q.shape[:3]
+    keys = k.shape[2]
+    scores = squared_scores(q, k, kappa, weight)
+    if mask is None and causal and queries > 1:
+        mask = causal_mask(queries, keys, q.device)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    probs = scores.softmax(-1).nan_to_num(0.0).to(v.dtype)  # a row that sees nothing: zeros
+    if dropout:
+        probs = nn.functional.dropout(probs, dropout)
+    return (probs.view(bsz, k.shape[1], -1, queries, keys) @ v.unsqueeze(2)).view(bsz, heads, queries, -1)
 
 
 def geodesic_attention(
@@ -143,7 +187,10 @@ class CurvatureAttention(GroupedQueryAttention):
         return half_chord_product(rows, columns), kappa, weight
 
     def scores(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """-d/τ for queries (B, H, T, D) and keys (B, H_kv, S, D): (B, H, T, S) in float32 or wider."""
+        """The scores (−d/τ, or the squared form) for queries (B, H, T, D) and keys (B, H_kv, S, D): (B, H, T, S)
+        in float32 or wider."""
+        if self.options.score == "squared":
+            return squared_scores(q, k, self.kappa, self.weight)
         half_chord_sq, kappa, weight = self.geometry(q, k)
         bsz, heads, queries, keys = q.shape[0], q.shape[1], q.shape[2], k.shape[2]
         return (distance_from_half_chord(half_chord_sq, kappa) * weight).view(bsz, heads, queries, keys)
@@ -151,6 +198,13 @@ class CurvatureAttention(GroupedQueryAttention):
     def kernel(self, ctx: ForwardContext, queries: int, device: torch.device) -> str:
         """The back-end this forward runs: the `kernel` option, or what "auto" picks for these inputs."""
         chosen = ctx.current(self.options).kernel
+        if self.options.score == "squared":
+            if chosen not in ("auto", "reference"):
+                raise ConfigError(
+                    f"part_options['attention']['kernel'] = {chosen!r}: the squared score runs on the reference "
+                    "kernel only; use 'auto' or 'reference'"
+                )
+            return "reference"
         dropping = self.training and self.dropout > 0
         if chosen == "auto":
             if dropping or queries == 1:
@@ -171,6 +225,11 @@ class CurvatureAttention(GroupedQueryAttention):
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext) -> torch.Tensor:
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
+        if self.options.score == "squared":
+            self.kernel(ctx, seq, x.device)  # refuses a fused kernel named for this score
+            dropout = self.dropout if self.training else 0.0
+            out = squared_attention(q, k, v, self.kappa, self.weight, ctx.attention_mask, ctx.is_causal, dropout)
+            return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1), ctx)
         out = geodesic_attention(
             q,
             k,

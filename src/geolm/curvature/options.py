@@ -9,6 +9,7 @@ from geolm.nn.options import boolean, one_of, option, positive
 
 INITS = ("zero", "random", "linspace")
 KERNELS = ("auto", "flex", "blockwise", "reference")
+SCORES = ("distance", "squared")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,10 @@ class CurvatureOptions(ProjectionOptions):
     needs CUDA), "blockwise" (blocks of queries, memory linear in the length, any device), "reference" (every
     distance at once, the test oracle) or "auto": flex to train on CUDA, blockwise elsewhere (inference
     too: FlexAttention compiles anew for every new length), reference for a single query (a decoding step)
-    and under attention dropout, which only the reference applies. The projections' layout (biases, q/k
+    and under attention dropout, which only the reference applies. `score` "distance" scores a key by −d/τ;
+    "squared" by −√D·(d² − d₀²)/(8τ), with d₀ the key's distance from the origin, which at κ = 0 and τ = 1
+    is exactly scaled dot-product attention (docs/curvature.md derives it): the form a pretrained model's
+    attention becomes at identity; it runs on the reference kernel. The projections' layout (biases, q/k
     norms) is grouped-query attention's (`ProjectionOptions`).
     """
 
@@ -33,3 +37,4 @@ class CurvatureOptions(ProjectionOptions):
     tau: float = option(1.0, positive, "a positive number")
     learn_tau: bool = option(True, boolean, "true or false")
     kernel: str = option("auto", one_of(*KERNELS), f"one of {', '.join(KERNELS)}", phase=True)
+    score: str = option("distance", one_of(*SCORES), f"one of {', '.join(SCORES)}")

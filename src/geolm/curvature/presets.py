@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import math
 
+from geolm.config import GeoConfig
 from geolm.presets import register_preset
+
+
+def at_identity(config: GeoConfig) -> GeoConfig:
+    """`config` with curvature attention in place of grouped-query attention, computing what it did: the
+    squared score with every κ = 0 and τ = 1 is scaled dot-product attention, the projections unchanged."""
+    attention = {**config.part_options.get("attention", {}), "score": "squared", "init": "zero", "tau": 1.0}
+    part_options = {**config.part_options, "attention": attention}
+    return GeoConfig.from_dict({**config.to_dict(), "attention": "curvature", "part_options": part_options})
+
 
 SHAPES = {  # name: (hidden, layers, heads)
     "tiny": (128, 1, 2),
