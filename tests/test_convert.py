@@ -236,3 +236,21 @@ def test_uptrain_trains_the_added_parts_first_then_everything(tokenizer, tmp_pat
         plain = tmp_path / "plain"
         convert_checkpoint(source, plain)
         api.train(replace(spec, init_from=plain, out=tmp_path / "plain-run"))
+
+
+def test_the_uptrain_experiment_compares_each_conversion_with_a_plain_fine_tune(tmp_path: Path) -> None:
+    from geolm.experiments.uptrain import UptrainExperiment, run_uptrain
+
+    tokenizer = train_tokenizer(["a heron is a wading bird with long legs"] * 20, vocab_size=300, min_frequency=1)
+    source = source_checkpoint(tmp_path / "base", "llama untied, biased", tokenizer)
+    options = UptrainExperiment.quick(source, arms=["fine-tune", "coordinate,curvature"], eval_limit=2)
+    results = run_uptrain(options, tmp_path / "out", progress=lambda arm: None)
+    assert [arm["arm"] for arm in results["runs"]] == ["fine-tune", "coordinate,curvature"]
+    for arm in results["runs"]:
+        assert arm["heldout_loss"] > 0 and arm["wordnet"]  # scored on the held-out split and the WordNet tasks
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "| fine-tune |" in report and "| coordinate,curvature |" in report
+    converted = GeoForCausalLM.from_pretrained(tmp_path / "out" / "converted" / "coordinate+curvature")
+    assert converted.config.attention == "curvature" and converted.config.modulation == "coordinate"
+    with pytest.raises(ConfigError, match="already holds uptrain runs"):
+        run_uptrain(options, tmp_path / "out", progress=lambda arm: None)

@@ -1,6 +1,7 @@
-"""`geolm experiment suite|summarize|head-split|mixture|integrator|leaderboard`: curvature against standard
-attention, which head geometries emerge, mixed geometries against Euclidean and dense feed-forward blocks,
-integrator layers against a Llama of equal parameters, and every family in one table."""
+"""`geolm experiment suite|summarize|head-split|mixture|integrator|leaderboard|uptrain`: curvature against
+standard attention, which head geometries emerge, mixed geometries against Euclidean and dense feed-forward
+blocks, integrator layers against a Llama of equal parameters, every family in one table, and geometry added
+to a pretrained model against its plain fine-tune."""
 
 from __future__ import annotations
 
@@ -203,3 +204,34 @@ def leaderboard(
     if _names(families):
         chosen["families"] = _names(families)
     _run_family_experiment(LeaderboardOptions, run_leaderboard, quick, out, chosen, "leaderboard.md")
+
+
+@app.command()
+def uptrain(
+    base: Annotated[Path, typer.Option("--base", help="a local Llama, Mistral, Qwen2 or Qwen3 checkpoint directory")],
+    quick: Quick = False,
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("experiments/uptrain"),
+    steps: Annotated[int | None, typer.Option(help="optimizer steps per arm (default 200; quick: 4)")] = None,
+    arms: Annotated[
+        list[str] | None,
+        typer.Option(help="arms (repeatable): fine-tune, or families joined by commas (default: all four)"),
+    ] = None,
+    data: Annotated[list[Path] | None, typer.Option(help="training files (default: the embedded corpus)")] = None,
+) -> None:
+    """A pretrained base with each family's parts added at identity, against its plain fine-tune on the same
+    tokens: held-out loss and the WordNet tasks; report.md and results.json.
+
+    Example: geolm experiment uptrain --base ~/models/qwen3-0.6b
+    """
+    from geolm.experiments.uptrain import UptrainExperiment, run_uptrain
+
+    chosen: dict = {"data": list(data or [])}
+    if steps is not None:
+        chosen["steps"] = steps
+    if arms:
+        chosen["arms"] = list(arms)
+    options = UptrainExperiment.quick(base, **chosen) if quick else UptrainExperiment(base=base, **chosen)
+    console = Console()
+    results = run_uptrain(options, out, progress=lambda arm: console.print(f"training {arm}"))
+    console.print((out / "report.md").read_text(), soft_wrap=True)
+    console.print(f"results in {out} ({results['wall_s']} s)")
