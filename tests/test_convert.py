@@ -245,7 +245,7 @@ def test_the_uptrain_experiment_compares_each_conversion_with_a_plain_fine_tune(
     source = source_checkpoint(tmp_path / "base", "llama untied, biased", tokenizer)
     options = UptrainExperiment.quick(source, arms=["fine-tune", "coordinate,curvature"], eval_limit=2)
     results = run_uptrain(options, tmp_path / "out", progress=lambda arm: None)
-    assert [arm["arm"] for arm in results["runs"]] == ["fine-tune", "coordinate,curvature"]
+    assert [arm["arm"] for arm in results["runs"]] == ["base, not trained", "fine-tune", "coordinate,curvature"]
     for arm in results["runs"]:
         assert arm["heldout_loss"] > 0 and arm["wordnet"]  # scored on the held-out split and the WordNet tasks
     report = (tmp_path / "out" / "report.md").read_text()

@@ -4,8 +4,9 @@ A Llama-family checkpoint (`--base`, a local Hugging Face directory) is converte
 is the plain conversion, trained as it is; every other arm adds its families' parts at identity (`geolm convert
 --parts`) and trains with the `uptrain` recipe (the new parts first, the base frozen, then everything at a
 lower rate). Every arm sees the same data (the embedded corpus unless `data` names files), tokens, batch,
-block, peak learning rate and seed. Scores: the held-out loss at the end (the run's validation split) and the
-WordNet tasks' headline metrics through lm-eval. Written: OUT/results.json and OUT/report.md.
+block, peak learning rate and seed. Scores, for the base before any training too: the loss on the same
+held-out blocks (the first `HELDOUT_BLOCKS` of the data's validation split) and the WordNet tasks' headline
+metrics through lm-eval. Written: OUT/results.json and OUT/report.md.
 """
 
 from __future__ import annotations
@@ -16,11 +17,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from geolm.data.blocks import TokenBlocks
 from geolm.errors import ConfigError
+from geolm.experiments.reasoning_data import heldout_loss
 from geolm.files import write_text_atomic
 
 ARMS = ("fine-tune", "coordinate", "curvature", "coordinate,curvature")
 PLAIN = "fine-tune"
+BASE = "base, not trained"  # the row every arm started from
+HELDOUT_BLOCKS = 256  # held-out blocks every arm (and the base) is scored on, the same ones
 
 
 @dataclass
@@ -72,7 +79,19 @@ def run_uptrain(options: UptrainExperiment, out: Path, progress=print) -> dict[s
         raise ConfigError(f"{out} already holds uptrain runs; choose another --out or remove them")
     start = time.time()
     tasks = task_manager(write_tasks(out / "tasks"), [], [TAG])
-    runs = []
+
+    def score(model, tokenizer, name: str, heldout: TokenBlocks) -> dict[str, Any]:
+        found = evaluate(model, tokenizer, [TAG], out / "eval" / name, limit=options.eval_limit, manager=tasks)
+        return {"heldout_loss": heldout_loss(model, heldout, options.batch_size), "wordnet": headline(found)}
+
+    plain = convert_checkpoint(options.base, out / "converted" / "base", [])
+    model, tokenizer = api.load(plain, device="cpu")
+    shape = {"block_size": options.block_size, "max_train_tokens": options.max_train_tokens}
+    validation = api.token_blocks(api.RunSpec(data=tuple(options.data), **shape), tokenizer)[1]
+    if validation is None:
+        raise ConfigError("the data holds no held-out records to score the arms on")
+    heldout = TokenBlocks(*validation.rows(torch.arange(min(len(validation), HELDOUT_BLOCKS))))
+    runs = [{"arm": BASE, **score(model, tokenizer, "base", heldout)}]
     for arm in options.arms:
         progress(arm)
         slug = arm.replace(",", "+")
@@ -89,10 +108,7 @@ def run_uptrain(options: UptrainExperiment, out: Path, progress=print) -> dict[s
         )
         result = api.train(spec)
         model, tokenizer = api.load(result.last_checkpoint, device="cpu")
-        scores = evaluate(
-            model, tokenizer, [TAG], out / "runs" / slug / "eval", limit=options.eval_limit, manager=tasks
-        )
-        runs.append({"arm": arm, "heldout_loss": result.best_val_loss, "wordnet": headline(scores)})
+        runs.append({"arm": arm, **score(model, tokenizer, slug, heldout)})
     results = {"options": json.loads(json.dumps(asdict(options), default=str)), "runs": runs}
     results["wall_s"] = round(time.time() - start)
     write_text_atomic(out / "results.json", json.dumps(results, indent=2) + "\n")
