@@ -98,31 +98,6 @@ def squared_scores(q: torch.Tensor, k: torch.Tensor, kappa: torch.Tensor, weight
     return (grouped_weight * dim**0.5 / 8 * (pairs - from_origin)).view(bsz, heads, queries, k.shape[2])
 
 
-def squared_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    kappa: torch.Tensor,
-    weight: torch.Tensor,
-    mask: torch.Tensor | None = None,
-    causal: bool = False,
-    dropout: float = 0.0,
-) -> torch.Tensor:
-    """Attention by `squared_scores` (reference form: every score at once, by autograd), arguments as
-    `geodesic_attention`'s."""
-    bsz, heads, queries = q.shape[:3]
-    keys = k.shape[2]
-    scores = squared_scores(q, k, kappa, weight)
-    if mask is None and causal and queries > 1:
-        mask = causal_mask(queries, keys, q.device)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    probs = scores.softmax(-1).nan_to_num(0.0).to(v.dtype)  # a row that sees nothing: zeros
-    if dropout:
-        probs = nn.functional.dropout(probs, dropout)
-    return (probs.view(bsz, k.shape[1], -1, queries, keys) @ v.unsqueeze(2)).view(bsz, heads, queries, -1)
-
-
 def geodesic_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -133,25 +108,33 @@ def geodesic_attention(
     causal: bool = False,
     kernel: str = "reference",
     dropout: float = 0.0,
+    score: str = "distance",
 ) -> torch.Tensor:
     """Curvature attention of queries (B, H, T, D) over keys and values (B, H_kv, S, D): (B, H, T, D).
 
-    Head h scores a key by w_h·d_κh(query, key) with w = −1/τ (κ and w are (H,)). `mask` (B or 1, 1, T, S)
-    is True where a query may attend; without one, `causal` lets the queries (the newest T of S positions)
-    see keys up to their own. `kernel` is "reference", "blockwise" or "flex" (docs/curvature.md); `dropout`
-    (reference only) drops attention probabilities.
+    Head h scores a key by w_h·d_κh(query, key) with w = −1/τ (κ and w are (H,)), or with `score` "squared"
+    by `squared_scores` (reference kernel only). `mask` (B or 1, 1, T, S) is True where a query may attend;
+    without one, `causal` lets the queries (the newest T of S positions) see keys up to their own. `kernel`
+    is "reference", "blockwise" or "flex" (docs/curvature.md); `dropout` (reference only) drops attention
+    probabilities.
     """
     bsz, heads, queries = q.shape[:3]
     keys = k.shape[2]
-    rows, columns, kappa, weight = augmented(q, k, kappa, weight)
     if kernel == "reference":
         if mask is None and causal and queries > 1:
             mask = causal_mask(queries, keys, q.device)
-        hidden = None if mask is None else ~(mask if mask.dim() < 4 else mask.unsqueeze(2))
-        probs = apply(GeodesicSoftmax, half_chord_product(rows, columns), kappa, weight, hidden)[0].to(v.dtype)
+        if score == "squared":
+            scores = squared_scores(q, k, kappa, weight)
+            scores = scores if mask is None else scores.masked_fill(~mask, float("-inf"))
+            probs = scores.softmax(-1).nan_to_num(0.0).to(v.dtype)  # a row that sees nothing: zeros
+        else:
+            rows, columns, kappa, weight = augmented(q, k, kappa, weight)
+            hidden = None if mask is None else ~(mask if mask.dim() < 4 else mask.unsqueeze(2))
+            probs = apply(GeodesicSoftmax, half_chord_product(rows, columns), kappa, weight, hidden)[0].to(v.dtype)
         if dropout:
             probs = nn.functional.dropout(probs, dropout)
         return (probs.view(bsz, k.shape[1], -1, keys) @ v).view(bsz, heads, queries, -1)  # no copy of shared v
+    rows, columns, kappa, weight = augmented(q, k, kappa, weight)
     fused = flex_geodesic_attention if kernel == "flex" else blockwise_attention
     grouped_mask = None if mask is None else mask.unsqueeze(2)
     out = fused(rows, columns, v.unsqueeze(2), kappa, weight, grouped_mask, causal and mask is None)
@@ -225,11 +208,6 @@ class CurvatureAttention(GroupedQueryAttention):
     def forward(self, x: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor], ctx: ForwardContext) -> torch.Tensor:
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
-        if self.options.score == "squared":
-            self.kernel(ctx, seq, x.device)  # refuses a fused kernel named for this score
-            dropout = self.dropout if self.training else 0.0
-            out = squared_attention(q, k, v, self.kappa, self.weight, ctx.attention_mask, ctx.is_causal, dropout)
-            return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1), ctx)
         out = geodesic_attention(
             q,
             k,
@@ -240,6 +218,7 @@ class CurvatureAttention(GroupedQueryAttention):
             ctx.is_causal,
             self.kernel(ctx, seq, x.device),
             self.dropout if self.training else 0.0,
+            self.options.score,
         )
         return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1), ctx)
 
