@@ -24,7 +24,7 @@ from transformers import (
 )
 
 from geolm import GeoForCausalLM
-from geolm.convert import convert_checkpoint
+from geolm.convert import convert_checkpoint, llama_to_geo
 from geolm.data.tokenizer import train_tokenizer
 from geolm.errors import CheckpointError, ConfigError
 from geolm.testing import assert_cache_matches_forward, full_forward_greedy
@@ -88,6 +88,9 @@ def test_a_converted_model_computes_what_its_source_does(kind: str, tokenizer, t
     hf = AutoModelForCausalLM.from_pretrained(source).eval()
     geo = GeoForCausalLM.from_pretrained(tmp_path / "geolm").eval()
     assert geo.config.tie_word_embeddings == hf.config.tie_word_embeddings
+    direct = llama_to_geo(hf)  # built on the meta device, given the source's very tensors
+    assert direct.model.embed_tokens.weight.data_ptr() == hf.model.embed_tokens.weight.data_ptr()
+    assert (direct.lm_head.weight is direct.model.embed_tokens.weight) == hf.config.tie_word_embeddings
     tokens = torch.randint(0, 300, (2, 40), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         theirs, ours = hf(tokens).logits, geo(tokens).logits

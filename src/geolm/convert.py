@@ -145,9 +145,15 @@ _BASELINE_PARTS = {"attention": "gqa", "ffn": "swiglu", "modulation": "none", "m
 
 
 def llama_to_geo(model: PreTrainedModel) -> GeoForCausalLM:
-    """A `GeoForCausalLM` holding a copy of `model`'s weights (a Llama-family model `from_llama_config` takes)."""
-    geo = GeoForCausalLM(from_llama_config(model.config))
-    geo.load_state_dict(model.state_dict(), strict=True)
+    """A `GeoForCausalLM` holding `model`'s weights (a Llama-family model `from_llama_config` takes): built on
+    the meta device and given the very tensors, so converting needs no second copy of the weights in memory
+    (the baseline parts hold no buffers). Train or change the result only once `model` is no longer used."""
+    import torch
+
+    with torch.device("meta"):
+        geo = GeoForCausalLM(from_llama_config(model.config))
+    geo.load_state_dict(model.state_dict(), strict=True, assign=True)
+    geo.tie_weights()  # one parameter again where the head is tied to the embeddings
     return geo.to(model.dtype)
 
 
