@@ -257,3 +257,39 @@ def test_the_uptrain_experiment_compares_each_conversion_with_a_plain_fine_tune(
     assert converted.config.attention == "curvature" and converted.config.modulation == "coordinate"
     with pytest.raises(ConfigError, match="already holds uptrain runs"):
         run_uptrain(options, tmp_path / "out", progress=lambda arm: None)
+
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_geolm_chat_speaks_a_converted_checkpoints_own_template(tmp_path: Path) -> None:
+    """A source tokenizer with its own chat template and end-of-turn token (ChatML, as Qwen's), none of geolm's."""
+    foreign = train_tokenizer(["a heron is a wading bird with long legs"] * 20, vocab_size=290, min_frequency=1)
+    foreign.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"], "eos_token": "<|im_end|>"})
+    foreign.chat_template = CHATML
+    source = source_checkpoint(tmp_path / "source", "qwen3", foreign)
+    convert_checkpoint(source, tmp_path / "geolm")
+    done = run(
+        "chat",
+        str(tmp_path / "geolm"),
+        "--greedy",
+        "--repetition-penalty",
+        "1.0",
+        "--max-new-tokens",
+        "8",
+        "--device",
+        "cpu",
+        stdin="What is a heron?\n/exit\n",
+    )
+    assert done.returncode == 0, done.stderr
+    geo = GeoForCausalLM.from_pretrained(tmp_path / "geolm").eval()
+    messages = [{"role": "user", "content": "What is a heron?"}]
+    text = foreign.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert text.endswith("<|im_start|>assistant\n")  # the source's own layout
+    prompt = foreign(text, add_special_tokens=False).input_ids
+    expected = full_forward_greedy(geo, prompt, 8, end_ids=(foreign.eos_token_id,))
+    reply = foreign.decode(expected, skip_special_tokens=True).strip()
+    assert reply and reply in done.stdout
