@@ -181,6 +181,13 @@ def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tok
     geo = GeoForCausalLM.from_pretrained(tmp_path / "geolm").eval()
     assert (geo.config.modulation == "coordinate") == ("coordinate" in parts)
     assert (geo.config.attention == "curvature") == ("curvature" in parts)
+    new = {n: p.detach() for n, p in geo.named_parameters() if n.startswith("model.modulation") or "kappa" in n}
+    assert new and all(torch.isfinite(value).all() for value in new.values())  # made, not left uninitialised
+    if "coordinate" in parts:
+        assert float(new["model.modulation.directions"].std()) == pytest.approx(1.0, abs=0.3)
+        assert all(float(value.abs().max()) == 0 for name, value in new.items() if name.endswith(".up"))
+    if "curvature" in parts:
+        assert all(float(value.abs().max()) == 0 for name, value in new.items() if name.endswith("raw_kappa"))
     tokens = torch.randint(0, 300, (2, 40), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         torch.testing.assert_close(geo(tokens).logits, hf(tokens).logits, atol=1e-4, rtol=0)

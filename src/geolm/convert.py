@@ -165,8 +165,11 @@ def geo_to_llama(model: GeoForCausalLM) -> LlamaForCausalLM:
 
 
 def with_parts(model: GeoForCausalLM, parts: Sequence[str]) -> GeoForCausalLM:
-    """`model` with each family in `parts` added at identity (`Family.at_identity`): its weights copied, the new
-    parts as built, so the logits are unchanged until training moves the new parts."""
+    """`model` with each family in `parts` added at identity (`Family.at_identity`): its weights handed over
+    (no second copy), the new parts initialised as their classes do (`reset_parameters`), so the logits are
+    unchanged until training moves the new parts."""
+    import torch
+
     from geolm.systems import identity_adders
 
     adders = identity_adders()
@@ -176,14 +179,21 @@ def with_parts(model: GeoForCausalLM, parts: Sequence[str]) -> GeoForCausalLM:
     config = model.config
     for name in parts:
         config = adders[name](config)
-    grown = GeoForCausalLM(config).to(model.dtype)
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    with torch.device("meta"):  # the model's weights are handed over, not copied; only the new parts are made
+        grown = GeoForCausalLM(config)
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False, assign=True)
     if unexpected:
         raise ConfigError(f"--parts {', '.join(parts)} replaced weights of the model: {unexpected[:3]}")
-    new = {name for name, _ in grown.named_parameters()} - set(model.state_dict())
-    if set(missing) - new:
-        raise ConfigError(f"--parts {', '.join(parts)} left weights unset: {sorted(set(missing) - new)[:3]}")
-    return grown
+    for module in grown.modules():  # the new parts: made on the CPU and initialised as their classes do
+        if any(p.is_meta for p in module.parameters(recurse=False)):
+            module.to_empty(device="cpu", recurse=False)
+            module.reset_parameters()
+            grown._init_weights(module)  # transformers' initialisation of standard layers, as post_init gives
+    grown.tie_weights()
+    left = [name for name, p in grown.named_parameters() if p.is_meta]
+    if left or set(missing) - {name for name, _ in grown.named_parameters()}:
+        raise ConfigError(f"--parts {', '.join(parts)} left weights unset: {left[:3]}")
+    return grown.to(model.dtype)
 
 
 def convert_checkpoint(source: str | Path, out: str | Path, parts: Sequence[str] = ()) -> Path:

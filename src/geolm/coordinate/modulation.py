@@ -48,9 +48,16 @@ class FactorBank(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, options: CoordinateOptions) -> None:
         super().__init__()
-        width = options.width
-        self.down = nn.Parameter(torch.randn(width, in_features) * in_features**-0.5)
-        self.up = nn.Parameter(torch.randn(out_features, width) * options.init_scale)
+        self.init_scale = options.init_scale
+        self.down = nn.Parameter(torch.empty(options.width, in_features))
+        self.up = nn.Parameter(torch.empty(out_features, options.width))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Down projections of unit gain; up projections at `init_scale` (0: the bank starts at zero output)."""
+        with torch.no_grad():
+            self.down.copy_(torch.randn(self.down.shape) * self.down.shape[1] ** -0.5)
+            self.up.copy_(torch.randn(self.up.shape) * self.init_scale)
 
     def forward(self, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         return F.linear(F.linear(x, self.down) * gates, self.up)
@@ -89,9 +96,15 @@ class CoordinateModulation(nn.Module):
         self.predictor = CoordinatePredictor(
             config.hidden_size, options.predictor_hidden, options.coord_dim, config.rms_norm_eps
         )
-        self.directions = nn.Parameter(torch.randn(options.wavelet_pairs, options.coord_dim))
+        self.directions = nn.Parameter(torch.empty(options.wavelet_pairs, options.coord_dim))
+        self.reset_parameters()
         self.banks = nn.ModuleDict()
         self.override: torch.Tensor | None = None
+
+    def reset_parameters(self) -> None:
+        """The wavelet directions, drawn anew (the predictor and banks reset their own)."""
+        with torch.no_grad():
+            self.directions.copy_(torch.randn(self.directions.shape))
 
     def linear(
         self, in_features: int, out_features: int, *, layer_idx: int, role: str, bias: bool = False

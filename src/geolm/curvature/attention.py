@@ -150,9 +150,15 @@ class CurvatureAttention(GroupedQueryAttention):
     def __init__(self, config: GeoConfig, layer_idx: int, modulation: NoModulation) -> None:
         super().__init__(config, layer_idx, modulation)
         self.options = CurvatureOptions.from_config(config)
-        self.raw_kappa = nn.Parameter(torch.atanh(initial_kappa(self.options.init, self.num_heads) / KAPPA_MAX))
-        tau = torch.full((self.num_heads,), math.log(self.options.tau))
-        self.log_tau = nn.Parameter(tau, requires_grad=self.options.learn_tau)
+        self.raw_kappa = nn.Parameter(torch.empty(self.num_heads))
+        self.log_tau = nn.Parameter(torch.empty(self.num_heads), requires_grad=self.options.learn_tau)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """κ and τ as the options start them (the projections reset their own)."""
+        with torch.no_grad():
+            self.raw_kappa.copy_(torch.atanh(initial_kappa(self.options.init, self.num_heads) / KAPPA_MAX))
+            self.log_tau.fill_(math.log(self.options.tau))
 
     @property
     def kappa(self) -> torch.Tensor:
