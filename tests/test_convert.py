@@ -272,7 +272,7 @@ CHATML = (
 )
 
 
-def test_geolm_chat_speaks_a_converted_checkpoints_own_template(tmp_path: Path) -> None:
+def test_chat_and_eval_on_a_converted_checkpoint_with_its_own_template(tmp_path: Path) -> None:
     """A source tokenizer with its own chat template and end-of-turn token (ChatML, as Qwen's), none of geolm's."""
     foreign = train_tokenizer(["a heron is a wading bird with long legs"] * 20, vocab_size=290, min_frequency=1)
     foreign.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"], "eos_token": "<|im_end|>"})
@@ -300,3 +300,8 @@ def test_geolm_chat_speaks_a_converted_checkpoints_own_template(tmp_path: Path) 
     expected = full_forward_greedy(geo, prompt, 8, end_ids=(foreign.eos_token_id,))
     reply = foreign.decode(expected, skip_special_tokens=True).strip()
     assert reply and reply in done.stdout
+    from geolm import api
+    from geolm.experiments.wordnet_tasks import TAG
+
+    scores = api.evaluate(geo, foreign, [TAG], tmp_path / "eval", limit=2)  # lm-eval through the source's tokenizer
+    assert any(task.startswith("wordnet_") for task in scores["results"])
