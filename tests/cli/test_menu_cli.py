@@ -42,3 +42,14 @@ def test_end_of_input_and_bad_checkpoint_leave_cleanly(tmp_path):
     assert "error: checkpoint not found" in result.output
     assert "steps: expected a positive whole number, got 'many'" in " ".join(result.output.split())
     assert result.output.count("choice: ") == 3
+
+
+def test_analyse_offers_the_terrain_and_every_familys_own_analysis(checkpoint):
+    from geolm.systems import analyze_verbs
+
+    result = run_menu("\n".join(["4", "1", str(checkpoint), "6"]) + "\n")
+    assert result.exit_code == 0, result.output
+    for name in analyze_verbs():
+        assert f". {name} (" in result.output  # listed from the families' declarations
+    assert "error" not in result.output.lower()
+    assert "embedding" in result.output  # the terrain's --describe lists its batteries

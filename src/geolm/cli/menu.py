@@ -6,6 +6,7 @@ leaves it like "exit" does. A user error inside an action is printed and the men
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ CHOICES = (
     ("train a new model", "train"),
     ("load a model and chat", "chat"),
     ("compare two checkpoints side by side", "compare"),
-    ("analyse geometry (head census or terrain description)", "analyse"),
+    ("analyse geometry (a terrain description, or a family's own analysis)", "analyse"),
     ("run the experiment suite (quick)", "suite"),
     ("exit", "exit"),
 )
@@ -129,17 +130,22 @@ class Menu:
 
     def analyse(self) -> None:
         from geolm.cli.analyze import terrain
-        from geolm.curvature.cli import heads
+        from geolm.systems import analyze_verbs
 
-        kind = self.ask("1 = head census of a checkpoint, 2 = terrain description of a model", "1")
-        if kind not in ("1", "2"):
-            raise click.BadParameter(f"expected 1 or 2, got {kind!r}")
+        verbs = list(analyze_verbs().items())  # each family's `geolm analyze` verbs
+        kinds = ["terrain description of a model", *(f"{name} ({verb.summary})" for name, verb in verbs)]
+        for number, kind in enumerate(kinds, 1):
+            self.console.print(f"    {number}. {kind}")
+        kind = self.ask("analysis", "1")
+        if kind not in {str(number) for number in range(1, len(kinds) + 1)}:
+            raise click.BadParameter(f"expected a number from 1 to {len(kinds)}, got {kind!r}")
         path = self.ask("checkpoint or model directory")
         if kind == "1":
-            out = self.ask("output directory", f"heads-{Path(path).name}")
-            invoke(heads, [path, "--out", out])
-        else:
             invoke(terrain, [path, "--describe"])
+            return
+        name, verb = verbs[int(kind) - 2]
+        out = self.ask("output directory", f"{name}-{Path(path).name}")
+        invoke(getattr(importlib.import_module(verb.module), verb.attr), [path, "--out", out])
 
     def suite(self) -> None:
         from geolm.experiments.report import comparison_table
