@@ -77,3 +77,36 @@ def test_a_process_reads_only_its_own_rows_of_the_global_batch():
         assert torch.equal(mine["labels"], whole["labels"][rank * 4 : rank * 4 + 4])
         assert sum(b.read for b in counted.values()) == 4  # the other process's rows were drawn but not read
         assert stream.state() == everything.state()  # every process's orders advance alike
+
+
+def test_padded_examples_train_with_the_trainer_and_resume_exactly(tmp_path):
+    """Sequence classification on padded examples (`Encoded`, one label per row): the trainer counts rows, not
+    tokens, the loss falls, and N + resume + N equals 2N."""
+    import json
+
+    from geolm import GeoConfig
+    from geolm.experiments.encode import Encoded
+    from geolm.modeling import GeoForSequenceClassification
+    from geolm.training import TrainArgs, train
+
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(4, 12, (40,), generator=generator)
+    mask = (torch.arange(12)[None] < lengths[:, None]).long()
+    labels = torch.randint(0, 2, (40,), generator=generator)
+    ids = torch.randint(3, 500, (40, 12), generator=generator) * mask + labels[:, None] * 7 * mask
+    data = Encoded(ids, mask, labels)
+
+    def run(out: str, resume: str | None = None, **settings) -> list[float]:
+        torch.manual_seed(0)
+        model = GeoForSequenceClassification(GeoConfig.from_preset("llama-tiny", num_labels=2))
+        args = TrainArgs(steps=8, batch_size=4, lr=3e-3, eval_every=0, save_every=0, log_every=1, warmup_steps=1)
+        train(model, data, None, TrainArgs(**{**args.__dict__, **settings}), tmp_path / out, resume=resume)
+        rows = [json.loads(line) for line in (tmp_path / out / "metrics.jsonl").read_text().splitlines()]
+        return [row["loss"] for row in rows if "loss" in row and "event" not in row]
+
+    straight = run("straight")
+    assert len(straight) == 8 and min(straight[-3:]) < straight[0]
+    run("split", stop_after=4)
+    assert run("split", resume="auto") == straight
+    with pytest.raises(DataError, match="holds padded examples, which train alone"):
+        as_sources({"a": data, "b": random_blocks(4)})

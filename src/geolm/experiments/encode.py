@@ -26,6 +26,11 @@ class Encoded:
     def __len__(self) -> int:
         return self.input_ids.shape[0]
 
+    @property
+    def block_size(self) -> int:
+        """The padded width of the rows (a batch is cut to its longest row)."""
+        return self.input_ids.shape[1]
+
     def batch(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
         """The rows `index`, cut to their longest row (padding past it is pure cost)."""
         mask = self.attention_mask[index]

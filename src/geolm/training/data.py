@@ -27,6 +27,9 @@ def as_sources(data: Blocks | Mapping[str, Blocks]) -> dict[str, Blocks]:
     sources = dict(data) if isinstance(data, Mapping) else {"train": data}
     if not sources:
         raise DataError("training data has no sources")
+    padded = [name for name, source in sources.items() if hasattr(source, "batch")]
+    if padded and len(sources) > 1:
+        raise DataError(f"source {padded[0]!r} holds padded examples, which train alone, not in a mixture")
     for name, blocks in sources.items():
         if len(blocks) == 0:
             raise DataError(f"training source {name!r} holds no blocks")
@@ -37,8 +40,20 @@ def as_sources(data: Blocks | Mapping[str, Blocks]) -> dict[str, Blocks]:
 
 
 def loss_tokens(labels: torch.Tensor) -> int:
-    """Tokens that carry loss after the model's one-position shift (what a per-token mean divides by)."""
+    """Tokens that carry loss after the model's one-position shift (what a per-token mean divides by); for
+    one label per row (sequence classification), the rows."""
+    if labels.dim() == 1:
+        return len(labels)
     return int((labels[:, 1:] != IGNORE).sum())
+
+
+def read_batch(source: Blocks, index: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The rows `index` of a source as model inputs: its own `batch(index)` when it has one (padded examples
+    with an attention mask and labels of their own shape), else `rows(index)` as input_ids and labels."""
+    if hasattr(source, "batch"):
+        return source.batch(index)
+    input_ids, labels = source.rows(index)
+    return {"input_ids": input_ids, "labels": labels}
 
 
 class EpochOrder:
@@ -108,14 +123,20 @@ class BatchStream:
             rows = np.flatnonzero(choice == i)
             drawn[rows] = self.orders[name].take(rows.size)
         choice, drawn = choice[part], drawn[part]
-        block_size = next(iter(self.sources.values())).block_size
-        input_ids = torch.empty(len(drawn), block_size, dtype=torch.long)
-        labels = torch.empty(len(drawn), block_size, dtype=torch.long)
-        for i, name in enumerate(self.names):
-            rows = np.flatnonzero(choice == i)
-            if rows.size:
-                input_ids[rows], labels[rows] = self.sources[name].rows(torch.from_numpy(drawn[rows]))
-        return {"input_ids": input_ids, "labels": labels}
+        read = {i: np.flatnonzero(choice == i) for i in range(len(self.names))}
+        parts = {
+            i: read_batch(self.sources[self.names[i]], torch.from_numpy(drawn[rows]))
+            for i, rows in read.items()
+            if rows.size
+        }
+        if len(parts) == 1:  # one source: its rows in order, as it gives them
+            return next(iter(parts.values()))
+        batch = {}
+        for key, first in next(iter(parts.values())).items():
+            batch[key] = first.new_empty(len(drawn), *first.shape[1:])
+            for i, values in parts.items():
+                batch[key][read[i]] = values[key]
+        return batch
 
     def state(self) -> dict[str, list[int]]:
         return {name: list(order.position) for name, order in self.orders.items()}

@@ -323,7 +323,9 @@ class Trainer:
                     loss = (values * weight_vector).sum()
                 acc.backward(loss * share)
             totals += share * torch.cat([loss.detach()[None], values.detach()])
-            stats.add(getattr(outputs, "part_stats", None), local["labels"] != IGNORE)
+            labels = local["labels"]
+            real = local["attention_mask"].bool() if labels.dim() == 1 else labels != IGNORE
+            stats.add(getattr(outputs, "part_stats", None), real)
         totals = (acc.reduce(totals, "sum") / world).tolist()  # token-weighted means over the global batch
         grad_norm = float(acc.clip_grad_norm_(self.model.parameters(), args.clip or math.inf))
         status = self.apply_update(math.isfinite(totals[0]), math.isfinite(grad_norm))
