@@ -19,3 +19,23 @@ def test_plot_draws_train_val_and_phases(tmp_path):
     out = plot_losses(tmp_path)
     assert out == tmp_path / "loss.png" and out.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loss.png", "metrics.jsonl"]
+
+
+def test_a_quiet_run_leaves_the_console_to_its_caller(tmp_path, capsys):
+    """Inside a caller's own live progress display (an experiment suite's), a quiet run shows nothing and
+    still writes every record."""
+    import json
+
+    from rich.progress import Progress
+    from trainkit import random_blocks, tiny_model
+
+    from geolm.training import TrainArgs, train
+
+    args = TrainArgs(steps=3, batch_size=2, eval_every=0, save_every=0, log_every=1, quiet=True)
+    with Progress() as outer:
+        outer.add_task("suite", total=1)
+        train(tiny_model(), random_blocks(8), None, args, tmp_path / "run")
+    said = capsys.readouterr()
+    assert "phase 0" not in said.err and "tok/s" not in said.err
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r and "event" not in r] == [1, 2, 3]

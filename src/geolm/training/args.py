@@ -18,7 +18,9 @@ class TrainArgs:
     `batch_size` is per device and per micro-step: one optimizer step sees
     `batch_size * grad_accum * num_processes` blocks. `clip` of 0 disables clipping; `eval_every`,
     `save_every` and `log_every` of 0 disable the periodic action (the end of the run still evaluates,
-    saves and logs). `warmup_steps` defaults to `default_warmup(steps)` and never exceeds `steps`.
+    saves and logs). `warmup_steps` defaults to `default_warmup(steps)` and never exceeds `steps`. `quiet`
+    leaves the console alone (no progress bar, no messages: a caller showing its own progress, such as an
+    experiment suite); metrics.jsonl and the trackers still get every record.
     """
 
     steps: int = 1000
@@ -42,6 +44,7 @@ class TrainArgs:
     report_to: list[str] = field(default_factory=list)
     max_bad_steps: int = 8
     log_every: int = 10
+    quiet: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.report_to, str):

@@ -23,8 +23,11 @@ class RunLog:
     duplicate steps behind.
     """
 
-    def __init__(self, run_dir: Path, accelerator: Accelerator, start_step: int, total_steps: int) -> None:
+    def __init__(
+        self, run_dir: Path, accelerator: Accelerator, start_step: int, total_steps: int, quiet: bool = False
+    ) -> None:
         self.accelerator = accelerator
+        self.speaks = accelerator.is_main_process and not quiet
         self.path = run_dir / METRICS_FILE
         self.console = Console(stderr=True)
         self.progress = Progress(
@@ -35,7 +38,7 @@ class RunLog:
             TextColumn("{task.fields[tps]} tok/s"),
             TimeRemainingColumn(),
             console=self.console,
-            disable=not accelerator.is_main_process,
+            disable=not self.speaks,
         )
         self.task = self.progress.add_task("train", total=total_steps, completed=start_step, loss="-", tps="-")
         if accelerator.is_main_process:
@@ -62,8 +65,9 @@ class RunLog:
         self.progress.update(self.task, completed=step, loss=f"{loss:.4f}", tps=f"{tokens_per_s:,.0f}")
 
     def say(self, message: str) -> None:
-        """A line above the progress bar, main process only (phase changes, skipped steps, evaluations)."""
-        if self.accelerator.is_main_process:
+        """A line above the progress bar, main process only, unless quiet (phase changes, skipped steps,
+        evaluations)."""
+        if self.speaks:
             self.console.print(message, soft_wrap=True)  # paths and commands stay whole when piped
 
 

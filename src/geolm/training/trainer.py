@@ -216,7 +216,7 @@ class Trainer:
         self.bad_streak = 0
         self.lr = 0.0
         self.losses: dict[int, float] = {}
-        self.log = RunLog(self.run_dir, self.accelerator, self.state.step, self.args.steps)
+        self.log = RunLog(self.run_dir, self.accelerator, self.state.step, self.args.steps, quiet=self.args.quiet)
 
     def run(self) -> TrainResult:
         args = self.args
