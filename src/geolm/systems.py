@@ -178,15 +178,21 @@ def component_rules() -> list[tuple[str, str]]:
     return [rule for family in FAMILIES for rule in family.components]
 
 
-def _functions(field_name: str) -> list[Callable[..., Any]]:
-    """The families' functions named by `field_name` ("module:function"), imported when first asked for."""
-    named = [getattr(family, field_name) for family in FAMILIES if getattr(family, field_name)]
-    return [getattr(import_module(module), name) for module, name in (entry.split(":") for entry in named)]
+def _declared(field_name: str) -> dict[str, Any]:
+    """By family name, what each family's `field_name` ("module:attribute") names, imported when first asked
+    for; families that leave the field empty are left out."""
+    declared = {}
+    for family in FAMILIES:
+        entry = getattr(family, field_name)
+        if entry:
+            module, name = entry.split(":")
+            declared[family.name] = getattr(import_module(module), name)
+    return declared
 
 
 def metrics_functions() -> list[Callable[[Any], dict[str, float]]]:
     """The functions that add numbers to every training log record."""
-    return _functions("metrics")
+    return list(_declared("metrics").values())
 
 
 def generate_flags() -> list[GenerateFlag]:
@@ -196,27 +202,20 @@ def generate_flags() -> list[GenerateFlag]:
 
 def generate_modes(values: Mapping[str, Any]) -> list[Any]:
     """Each family's `generate` class built from its flags' values in `values`."""
+    flags = {family.name: family.generate_flags for family in FAMILIES}
     return [
-        getattr(import_module(module), name)(**{flag.name: values[flag.name] for flag in family.generate_flags})
-        for family in FAMILIES
-        if family.generate
-        for module, name in [family.generate.split(":")]
+        mode(**{flag.name: values[flag.name] for flag in flags[name]}) for name, mode in _declared("generate").items()
     ]
 
 
 def identity_adders() -> dict[str, Callable[[Any], Any]]:
     """Each family's `at_identity` function by family name, for the families that declare one."""
-    adders = {}
-    for family in FAMILIES:
-        if family.at_identity:
-            module, name = family.at_identity.split(":")
-            adders[family.name] = getattr(import_module(module), name)
-    return adders
+    return _declared("at_identity")
 
 
 def answer_explainers() -> list[Callable[..., tuple[str, str] | None]]:
     """The functions that say what a family's parts did on an answer (`Family.explain`)."""
-    return _functions("explain")
+    return list(_declared("explain").values())
 
 
 def statistics() -> dict[str, str]:
