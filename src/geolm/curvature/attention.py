@@ -92,9 +92,9 @@ def squared_scores(q: torch.Tensor, k: torch.Tensor, kappa: torch.Tensor, weight
     q·k/√D − ‖q‖²/(2√D): scaled dot-product scores plus a term of the query alone, which softmax ignores."""
     bsz, heads, queries, dim = q.shape
     rows, columns, grouped_kappa, grouped_weight = augmented(q, k, kappa, weight)
-    origin = augmented(torch.zeros_like(q[:, :, :1]), k, kappa, weight)[0]
     pairs = squared_distance(half_chord_product(rows, columns), grouped_kappa)
-    from_origin = squared_distance(half_chord_product(origin, columns), grouped_kappa)
+    # The origin's augmented row is (ρ, b, −2fu) = (0, 1, 0), so its ℓ² to each key is that key's ρ column.
+    from_origin = squared_distance(columns[..., 1].unsqueeze(-2), grouped_kappa)
     return (grouped_weight * dim**0.5 / 8 * (pairs - from_origin)).view(bsz, heads, queries, k.shape[2])
 
 
