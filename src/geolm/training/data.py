@@ -154,9 +154,4 @@ def eval_batches(data: Blocks, count: int, max_batches: int) -> list[dict[str, t
     """The first `max_batches` global batches of `count` blocks, in order; the last wraps to the start
     so every process gets a full slice (collective forwards such as FSDP need equal work on each rank)."""
     n_batches = min(max_batches, -(-len(data) // count))
-    batches = []
-    for b in range(n_batches):
-        rows = torch.arange(b * count, (b + 1) * count) % len(data)
-        input_ids, labels = data.rows(rows)
-        batches.append({"input_ids": input_ids, "labels": labels})
-    return batches
+    return [read_batch(data, torch.arange(b * count, (b + 1) * count) % len(data)) for b in range(n_batches)]
