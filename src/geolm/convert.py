@@ -61,8 +61,8 @@ def to_llama_config(config: GeoConfig) -> LlamaConfig:
 
 def from_llama_config(config: PretrainedConfig) -> GeoConfig:
     """The baseline `GeoConfig` of a Llama-family config whose every field geolm can honour; any other field,
-    or a value geolm does not compute (another activation, scaled RoPE, a sliding window shorter than the
-    context, feed-forward biases), is a `ConfigError` naming it."""
+    or a value geolm does not compute (another activation, RoPE whose frequencies change with the length, a
+    sliding window shorter than the context, feed-forward biases), is a `ConfigError` naming it."""
     architecture = (config.architectures or [f"{type(config).__name__.removesuffix('Config')}ForCausalLM"])[0]
     if architecture not in ARCHITECTURES:
         known = ", ".join(ARCHITECTURES)
@@ -181,7 +181,7 @@ def with_parts(model: GeoForCausalLM, parts: Sequence[str]) -> GeoForCausalLM:
         config = adders[name](config)
     with torch.device("meta"):  # the model's weights are handed over, not copied; only the new parts are made
         grown = GeoForCausalLM(config)
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False, assign=True)
+    unexpected = grown.load_state_dict(model.state_dict(), strict=False, assign=True).unexpected_keys
     if unexpected:
         raise ConfigError(f"--parts {', '.join(parts)} replaced weights of the model: {unexpected[:3]}")
     for module in grown.modules():  # the new parts: made on the CPU and initialised as their classes do
@@ -191,7 +191,7 @@ def with_parts(model: GeoForCausalLM, parts: Sequence[str]) -> GeoForCausalLM:
             grown._init_weights(module)  # transformers' initialisation of standard layers, as post_init gives
     grown.tie_weights()
     left = [name for name, p in grown.named_parameters() if p.is_meta]
-    if left or set(missing) - {name for name, _ in grown.named_parameters()}:
+    if left:
         raise ConfigError(f"--parts {', '.join(parts)} left weights unset: {left[:3]}")
     return grown.to(model.dtype)
 
