@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
-import torch
 import typer
 from typer.testing import CliRunner
 
@@ -19,19 +19,10 @@ from geolm.experiments.tasks import Example, Task
 TINY = {"sizes": ["tiny"], "steps": 3, "batch_size": 4, "n_train": 20, "n_test": 4, "max_length": 24}
 
 
-def test_batch_order_is_seeded_and_covers_each_epoch():
-    first, again = runner.batch_order(10, 5, 4, seed=1), runner.batch_order(10, 5, 4, seed=1)
-    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
-    flat = torch.cat(first).tolist()
-    assert sorted(flat[:10]) == list(range(10)) and sorted(flat[10:20]) == list(range(10))
-    assert not torch.equal(torch.cat(runner.batch_order(10, 5, 4, seed=2)), torch.cat(first))
-
-
-def test_lr_warms_up_then_decays():
-    budget = runner.Budget(steps=100, batch_size=1, lr=1.0, seed=0)
-    assert runner.lr_at(0, budget) == pytest.approx(0.1)
-    assert runner.lr_at(9, budget) == pytest.approx(1.0)
-    assert runner.lr_at(100, budget) == pytest.approx(runner.MIN_LR_RATIO)
+def test_comparison_runs_use_the_trainers_short_schedule_quietly():
+    args = runner.run_args(steps=100, batch_size=4, lr=1e-3, seed=3)
+    assert (args.warmup_steps, args.eval_every, args.save_every, args.seed) == (10, 0, 0, 3)
+    assert args.quiet and args.weight_decay == 0.01
 
 
 def test_training_learns_a_separable_task(tmp_path):
@@ -42,10 +33,13 @@ def test_training_learns_a_separable_task(tmp_path):
     data = encode(task, examples, tokenizer, 16)
     model = runner.build_model(task, "tiny", "geometric", tokenizer, seed=0)
     assert runner.evaluate(model, task, data, 8) == pytest.approx(0.5, abs=0.2)
-    metrics = tmp_path / "m.jsonl"
-    runner.train_model(model, data, runner.Budget(steps=30, batch_size=8, lr=3e-3, seed=0, log_every=10), metrics)
+    seen = []
+    args = replace(runner.run_args(steps=30, batch_size=8, lr=3e-3, seed=0), log_every=10)
+    last_loss = runner.train_model(model, data, args, tmp_path, on_step=lambda step, loss: seen.append((step, loss)))
     assert runner.evaluate(model, task, data, 8) == 1.0
-    records = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert [step for step, _ in seen] == list(range(1, 31)) and seen[-1][1] == last_loss
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    records = [record for record in map(json.loads, lines) if "loss" in record]
     assert [r["step"] for r in records] == [10, 20, 30]
     assert {"kappa/L0H0", "kappa/L0H1", "loss", "lr", "tokens_per_s"} <= set(records[-1])
 

@@ -25,7 +25,7 @@ from geolm.data.lexicon import Lexicon, load_lexicon
 from geolm.data.tokenizer import train_tokenizer
 from geolm.errors import ConfigError, unknown_names
 from geolm.experiments.encode import encode
-from geolm.experiments.runner import SIZES, Budget, build_model, check_budget, evaluate, preset_name, train_model
+from geolm.experiments.runner import SIZES, build_model, check_budget, evaluate, preset_name, run_args, train_model
 from geolm.experiments.tasks import BUILDERS
 from geolm.files import write_text_atomic
 
@@ -80,9 +80,8 @@ def run_head_split(options: HeadSplitOptions, out: Path, lexicon: Lexicon | None
             shape = {"num_attention_heads": heads, "num_key_value_heads": heads, "head_dim": head_dim}
             model = build_model(task, options.size, "geometric", tokenizer, seed, init, **shape)
             before = head_census(model)
-            budget = Budget(options.steps, options.batch_size, options.lr, seed)
-            metrics = out / "runs" / f"h{heads}-{init}-s{seed}" / "metrics.jsonl"
-            train_model(model, train_data, budget, metrics)
+            args = run_args(options.steps, options.batch_size, options.lr, seed)
+            train_model(model, train_data, args, out / "runs" / f"h{heads}-{init}-s{seed}", tokenizer)
             after = head_census(model)
             runs.append(
                 {

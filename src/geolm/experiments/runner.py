@@ -1,32 +1,30 @@
 """One suite run: build the geometric or standard model of a size for a task, train it, score it.
 
-The loop is a plain AdamW loop (warmup, then linear decay to 10%) over seeded batches. Both models of a
+Training is the library's trainer (`geolm.training.train`) over the task's padded examples. Both models of a
 comparison see the same batches in the same order, for the same number of steps, from the same seed; they
-differ only in attention (the `-baseline` preset twins). Every `log_every` steps a record in the trainer's
-metrics.jsonl format (step, loss, lr, tokens_per_s, and κ per head for the geometric model) is appended,
-so `geolm plot` draws a run while it trains.
+differ only in attention (the `-baseline` preset twins). Each run directory gets the trainer's metrics.jsonl
+(step, loss, lr, tokens_per_s, and κ per head for the geometric model), so `geolm plot` draws a run while it
+trains, and the trained model in `last/`.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch import nn
+from transformers import PreTrainedTokenizerFast
 
 from geolm.config import GeoConfig
-from geolm.curvature.census import curvature_metrics
 from geolm.data.packing import IGNORE
 from geolm.errors import ConfigError
 from geolm.experiments import scoring
 from geolm.experiments.encode import Encoded
 from geolm.experiments.tasks import Task
 from geolm.modeling import GeoForCausalLM, GeoForSequenceClassification, GeoForTokenClassification
-from geolm.training.optim import no_decay_names
+from geolm.training import TrainArgs, train
 
 ARCHS = ("geometric", "standard")
 SIZES = ("tiny", "small", "medium", "large")
@@ -35,20 +33,6 @@ MODEL_CLASSES = {
     "classify": GeoForSequenceClassification,
     "tag": GeoForTokenClassification,
 }
-MIN_LR_RATIO = 0.1
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What every run of a suite gets: optimizer steps, batch size, peak learning rate, seed."""
-
-    steps: int
-    batch_size: int
-    lr: float
-    seed: int
-    log_every: int = 10
-    weight_decay: float = 0.01
-    clip: float = 1.0
 
 
 def check_budget(options: object, what: str) -> None:
@@ -85,63 +69,24 @@ def build_model(
     return MODEL_CLASSES[task.kind](config)
 
 
-def batch_order(size: int, steps: int, batch_size: int, seed: int) -> list[torch.Tensor]:
-    """Row indices of every step: seeded epoch permutations, cut into batches (the last batch may wrap)."""
-    generator = torch.Generator().manual_seed(seed)
-    needed = steps * batch_size
-    order = torch.cat([torch.randperm(size, generator=generator) for _ in range(-(-needed // size))])
-    return list(order[:needed].view(steps, batch_size))
-
-
-def lr_at(step: int, budget: Budget) -> float:
-    """Linear warmup over the first 10% of steps, then linear decay to `MIN_LR_RATIO` of the peak."""
-    warmup = max(1, budget.steps // 10)
-    if step < warmup:
-        return budget.lr * (step + 1) / warmup
-    progress = (step - warmup) / max(1, budget.steps - warmup)
-    return budget.lr * (1 - (1 - MIN_LR_RATIO) * progress)
+def run_args(steps: int, batch_size: int, lr: float, seed: int) -> TrainArgs:
+    """What every run of a comparison gets: the trainer's short-run schedule (warmup over a tenth of the
+    steps, then cosine decay to 10%), light weight decay, and a quiet console for the suite's own progress."""
+    return replace(TrainArgs.short_run(steps, batch_size, lr, seed), weight_decay=0.01, quiet=True)
 
 
 def train_model(
     model: nn.Module,
     data: Encoded,
-    budget: Budget,
-    metrics_path: Path,
+    args: TrainArgs,
+    run_dir: Path,
+    tokenizer: PreTrainedTokenizerFast | None = None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> float:
-    """Train in place; returns the last step's loss. Records go to `metrics_path` (replaced, not appended to)."""
-    skip = no_decay_names(model)  # norms, κ, τ and embeddings: decay would only pull them to zero
-    named = list(model.named_parameters())
-    groups = [
-        {"params": [p for n, p in named if n not in skip], "weight_decay": budget.weight_decay},
-        {"params": [p for n, p in named if n in skip], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=budget.lr)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text("", encoding="utf-8")
-    model.train()
-    loss_value = float("nan")
-    for step, index in enumerate(batch_order(len(data), budget.steps, budget.batch_size, budget.seed), 1):
-        started = time.perf_counter()
-        lr = lr_at(step - 1, budget)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = data.batch(index)
-        loss = model(**batch).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), budget.clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = float(loss.detach())
-        tokens_per_s = float(batch["attention_mask"].sum()) / max(time.perf_counter() - started, 1e-9)
-        if step % budget.log_every == 0 or step == budget.steps:
-            record = {"step": step, "loss": loss_value, "lr": lr, "tokens_per_s": tokens_per_s}
-            record.update(curvature_metrics(model))
-            with metrics_path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(record) + "\n")
-        if on_step is not None:
-            on_step(step, loss_value)
-    return loss_value
+    """Train in place with the library's trainer (records in RUN_DIR/metrics.jsonl, the model in RUN_DIR/last);
+    returns the last step's loss."""
+    result = train(model, data, None, args, run_dir, tokenizer=tokenizer, on_step=on_step)
+    return result.losses[result.step]
 
 
 @torch.no_grad()

@@ -1,8 +1,8 @@
 """The experiment suite: every task x size, a geometric model against its standard twin on equal terms.
 
 One byte-level BPE tokenizer is trained on the training texts of all tasks once per suite, so both models
-of a comparison read identical token ids. Per-run metrics go to OUT/runs/<task>-<size>-<arch>/metrics.jsonl
-as the runs go; results.json, report.md and the figures are written (atomically) at the end.
+of a comparison read identical token ids. Each run trains into OUT/runs/<task>-<size>-<arch>/ (metrics.jsonl
+as it goes, the model in last/); results.json, report.md and the figures are written (atomically) at the end.
 """
 
 from __future__ import annotations
@@ -28,17 +28,18 @@ from geolm.experiments.report import plot_results, write_report
 from geolm.experiments.runner import (
     ARCHS,
     SIZES,
-    Budget,
     build_model,
     check_budget,
     evaluate,
     preset_name,
+    run_args,
     train_model,
 )
 from geolm.experiments.taskfiles import load_task_file
 from geolm.experiments.tasks import BUILDERS, Task
 from geolm.files import write_text_atomic
 from geolm.params import count_parameters
+from geolm.training import TrainArgs
 
 
 @dataclass
@@ -101,7 +102,7 @@ def run_suite(options: SuiteOptions, out: Path, lexicon: Lexicon | None = None) 
         )
         for task in tasks
     }
-    setup = RunSetup(options, tokenizer, Budget(options.steps, options.batch_size, options.lr, options.seed), out)
+    setup = RunSetup(options, tokenizer, run_args(options.steps, options.batch_size, options.lr, options.seed), out)
     plan = [(task, size, arch) for task in tasks for size in options.sizes for arch in ARCHS]
     runs = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -134,7 +135,7 @@ class RunSetup:
 
     options: SuiteOptions
     tokenizer: PreTrainedTokenizerFast
-    budget: Budget
+    args: TrainArgs
     out: Path
 
 
@@ -149,9 +150,9 @@ def one_run(
     """Train and score one model; its census when it has curvature heads."""
     options = setup.options
     model = build_model(task, size, arch, setup.tokenizer, options.seed, options.kappa_init)
-    metrics = setup.out / "runs" / f"{task.name}-{size}-{arch}" / "metrics.jsonl"
+    run_dir = setup.out / "runs" / f"{task.name}-{size}-{arch}"
     started = time.perf_counter()
-    final_loss = train_model(model, data[0], setup.budget, metrics, on_step)
+    final_loss = train_model(model, data[0], setup.args, run_dir, setup.tokenizer, on_step)
     seconds = time.perf_counter() - started
     value = evaluate(model, task, data[1], options.batch_size)
     run = {

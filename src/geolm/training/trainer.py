@@ -11,7 +11,7 @@ import inspect
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,6 +90,7 @@ def train(
     curriculum: Curriculum | None = None,
     resume: str | Path | None = None,
     start_phase: str | int | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     """Train `model` (any HF causal LM taking `input_ids` and `labels`) and write checkpoints to `run_dir`.
 
@@ -97,6 +98,7 @@ def train(
     for curriculum mixtures; `resume` is None (start fresh), "auto" (RUN_DIR/last if it exists) or a
     checkpoint or run directory. `start_phase` (a name or
     number) starts at that phase's first step from the `resume` checkpoint, skipping the phases before it.
+    `on_step(step, loss)` is called after every step (a caller's own progress display, with `quiet` args).
     """
     run_dir = Path(run_dir)
     register_training()  # every system's loss terms, so a curriculum may name any of them
@@ -138,7 +140,18 @@ def train(
     if ckpt is not None:
         restore_training_state(ckpt, accelerator, optimizer)
     trainer = Trainer(
-        accelerator, model, optimizer, stream, val_data, args, curriculum, run_dir, tokenizer, state, run_config
+        accelerator,
+        model,
+        optimizer,
+        stream,
+        val_data,
+        args,
+        curriculum,
+        run_dir,
+        tokenizer,
+        state,
+        run_config,
+        on_step,
     )
     if ckpt is not None:
         trainer.say_resumed(ckpt)
@@ -201,6 +214,7 @@ class Trainer:
     tokenizer: Any
     state: RunState
     run_config: dict[str, Any]
+    on_step: Callable[[int, float], None] | None = None
 
     def __post_init__(self) -> None:
         self.raw_model = self.accelerator.unwrap_model(self.model)
@@ -233,6 +247,8 @@ class Trainer:
                     tokens_per_s = tokens_per_step / max(time.perf_counter() - started, 1e-9)
                     self.state.step += 1
                     self.account(outcome, tokens_per_s)
+                    if self.on_step is not None:
+                        self.on_step(self.state.step, self.losses[self.state.step])
                     self.maybe_evaluate_and_save()
                     if self.state.step == args.stop_after:
                         break
