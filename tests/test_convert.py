@@ -4,6 +4,8 @@ geolm checkpoints with the same logits and the same greedy continuations; what g
 from __future__ import annotations
 
 import json
+import math
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -171,7 +173,18 @@ def test_a_converted_checkpoint_starts_a_training_run(tokenizer, tmp_path: Path,
         api.prepare(api.RunSpec(init_from=tmp_path / "geolm", vocab_size=300, out=tmp_path / "other"))
 
 
-@pytest.mark.parametrize("parts", [["coordinate"], ["curvature"], ["coordinate", "curvature"]])
+# Per family, the parameters that start at zero and that training must move: the coordinates' terms, κ of
+# every head, the router.
+MOVED = {
+    "coordinate": r"^model\.modulation\..*\.up$",
+    "curvature": r"self_attn\.raw_kappa$",
+    "experts": r"mlp\.gate\.weight$",
+}
+
+
+@pytest.mark.parametrize(
+    "parts", [["coordinate"], ["curvature"], ["experts"], ["coordinate", "curvature"], ["experts", "coordinate"]]
+)
 def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tokenizer, tmp_path: Path) -> None:
     from geolm import api
 
@@ -181,13 +194,22 @@ def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tok
     geo = GeoForCausalLM.from_pretrained(tmp_path / "geolm").eval()
     assert (geo.config.modulation == "coordinate") == ("coordinate" in parts)
     assert (geo.config.attention == "curvature") == ("curvature" in parts)
-    new = {n: p.detach() for n, p in geo.named_parameters() if n.startswith("model.modulation") or "kappa" in n}
-    assert new and all(torch.isfinite(value).all() for value in new.values())  # made, not left uninitialised
+    assert (geo.config.ffn == "geometric_moe") == ("experts" in parts)
+    params = {name: p.detach() for name, p in geo.named_parameters()}
+    assert all(torch.isfinite(value).all() for value in params.values())  # made, not left uninitialised
+    starting = {part: {n: v for n, v in params.items() if re.search(MOVED[part], n)} for part in parts}
+    for part in parts:
+        assert starting[part] and all(float(v.abs().max()) == 0 for v in starting[part].values()), part
     if "coordinate" in parts:
-        assert float(new["model.modulation.directions"].std()) == pytest.approx(1.0, abs=0.3)
-        assert all(float(value.abs().max()) == 0 for name, value in new.items() if name.endswith(".up"))
-    if "curvature" in parts:
-        assert all(float(value.abs().max()) == 0 for name, value in new.items() if name.endswith("raw_kappa"))
+        assert float(params["model.modulation.directions"].std()) == pytest.approx(1.0, abs=0.3)
+    if "experts" in parts:  # every expert a copy of the dense feed-forward, scaled for its √D input and output
+        scale = math.sqrt(hf.config.hidden_size)
+        for i, layer in enumerate(hf.model.layers):
+            for group in geo.model.layers[i].mlp.groups:
+                torch.testing.assert_close(group.up[0], layer.mlp.gate_proj.weight * scale)
+                torch.testing.assert_close(group.value[0], layer.mlp.up_proj.weight * scale)
+                torch.testing.assert_close(group.down[0], layer.mlp.down_proj.weight / scale)
+        assert float(geo.model.layers[0].memory.o_weight.detach().abs().max()) == 0  # the memory adds nothing yet
     tokens = torch.randint(0, 300, (2, 40), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         torch.testing.assert_close(geo(tokens).logits, hf(tokens).logits, atol=1e-4, rtol=0)
@@ -200,13 +222,14 @@ def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tok
     corpus.write_text("a heron is a wading bird with long legs\n" * 60)
     args = api.TrainArgs(steps=20, batch_size=2, lr=1e-3, eval_every=0, save_every=0, log_every=1)
     api.train(api.RunSpec(data=(corpus,), init_from=tmp_path / "geolm", out=tmp_path / "run", block_size=16, args=args))
-    trained = GeoForCausalLM.from_pretrained(tmp_path / "run" / "last")
-    moved = {"coordinate": ".up", "curvature": ".raw_kappa"}  # the coordinates' terms, κ: all start at zero
+    trained = {n: p.detach() for n, p in GeoForCausalLM.from_pretrained(tmp_path / "run" / "last").named_parameters()}
     for part in parts:
-        values = [p.detach() for n, p in trained.named_parameters() if n.endswith(moved[part])]
-        assert values and all(float(v.abs().max()) > 0 for v in values), part
-    with pytest.raises(ConfigError, match="--parts experts: families that start at identity are coordinate, curv"):
-        convert_checkpoint(source, tmp_path / "other", parts=["experts"])
+        assert all(float(trained[name].abs().max()) > 0 for name in starting[part]), part
+    if "experts" in parts:  # the curved experts' curvature moves from its start too
+        kappas = [name for name in params if re.search(r"mlp\.groups\.\d\.raw_kappa$", name)]
+        assert kappas and all(not torch.equal(trained[name], params[name]) for name in kappas)
+    with pytest.raises(ConfigError, match="--parts integrator: families that start at identity are curvature, exp"):
+        convert_checkpoint(source, tmp_path / "other", parts=["integrator"])
 
 
 def test_uptrain_trains_the_added_parts_first_then_everything(tokenizer, tmp_path: Path) -> None:

@@ -170,27 +170,33 @@ def with_parts(model: GeoForCausalLM, parts: Sequence[str]) -> GeoForCausalLM:
     unchanged until training moves the new parts."""
     import torch
 
-    from geolm.systems import identity_adders
+    from geolm.systems import identity_adders, upcyclers
 
     adders = identity_adders()
     unknown = [name for name in parts if name not in adders]
     if unknown:
         raise ConfigError(f"--parts {', '.join(unknown)}: families that start at identity are {', '.join(adders)}")
     config = model.config
-    for name in parts:
-        config = adders[name](config)
+    for name in adders:
+        if name in parts:
+            config = adders[name](config)
     with torch.device("meta"):  # the model's weights are handed over, not copied; only the new parts are made
         grown = GeoForCausalLM(config)
-    unexpected = grown.load_state_dict(model.state_dict(), strict=False, assign=True).unexpected_keys
-    if unexpected:
-        raise ConfigError(f"--parts {', '.join(parts)} replaced weights of the model: {unexpected[:3]}")
-    for module in grown.modules():  # the new parts: made on the CPU and initialised as their classes do
-        if any(p.is_meta for p in module.parameters(recurse=False)):
+    state = model.state_dict()
+    unexpected = grown.load_state_dict(state, strict=False, assign=True).unexpected_keys
+    replaced = {key: state[key] for key in unexpected}
+    for name, upcycle in upcyclers().items():
+        if name in parts:
+            upcycle(grown, replaced)  # new parts that start from the weights they replace
+    if replaced:
+        raise ConfigError(f"--parts {', '.join(parts)} replaced weights of the model: {list(replaced)[:3]}")
+    for module in grown.modules():  # the other new parts: made on the CPU and initialised as their classes do
+        if any(t.is_meta for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]):
             module.to_empty(device="cpu", recurse=False)
             module.reset_parameters()
             grown._init_weights(module)  # transformers' initialisation of standard layers, as post_init gives
     grown.tie_weights()
-    left = [name for name, p in grown.named_parameters() if p.is_meta]
+    left = [name for name, t in [*grown.named_parameters(), *grown.named_buffers()] if t.is_meta]
     if left:
         raise ConfigError(f"--parts {', '.join(parts)} left weights unset: {left[:3]}")
     return grown.to(model.dtype)

@@ -51,7 +51,11 @@ class Family:
     `require(model, checkpoint)`, `stands_alone` and `generate(model, tokenizer, prompt_ids, options,
     extra_eos_ids)`, which continues a prompt as they ask; `at_identity` ("module:function", a `GeoConfig` to
     a `GeoConfig`) adds its parts to a model so that, with the model's own weights and the new parts as they
-    are built, it computes what it did (`geolm convert --parts`)."""
+    are built, it computes what it did (`geolm convert --parts`); `upcycle` ("module:function", taking the
+    grown model and the weights its new parts replaced, by name) starts new parts from the weights they
+    replace, removing from that mapping the ones it used (the experts copy the dense feed-forward);
+    `modulates_others` says its parts act on other parts' projections, so `--parts` adds it after the
+    families that build them."""
 
     name: str
     summary: str
@@ -66,6 +70,8 @@ class Family:
     generate_flags: tuple[GenerateFlag, ...] = ()
     generate: str | None = None
     at_identity: str | None = None
+    upcycle: str | None = None
+    modulates_others: bool = False
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -82,6 +88,7 @@ FAMILIES: tuple[Family, ...] = (
         ),
         explain="geolm.coordinate.analysis:explain_answer",
         at_identity="geolm.coordinate.presets:at_identity",
+        modulates_others=True,
         generate="geolm.coordinate.cli:CoordinateFlags",
         generate_flags=(
             GenerateFlag("adaptive", bool, False, "coordinate models: greedy where coordinates are sure, else top-p"),
@@ -126,6 +133,8 @@ FAMILIES: tuple[Family, ...] = (
         "mgm-tiny",
         training="geolm.experts.curriculum",
         components=((r"\.mlp\.gate\.", "router"), (r"\.mlp\.groups\.", "experts")),
+        at_identity="geolm.experts.presets:at_identity",
+        upcycle="geolm.experts.presets:upcycle",
         statistics={
             "expert_load": "share of the token's top-k choices that went to each expert",
             "router_entropy": "entropy of the router's distribution over experts",
@@ -209,8 +218,16 @@ def generate_modes(values: Mapping[str, Any]) -> list[Any]:
 
 
 def identity_adders() -> dict[str, Callable[[Any], Any]]:
-    """Each family's `at_identity` function by family name, for the families that declare one."""
-    return _declared("at_identity")
+    """Each family's `at_identity` function by family name, for the families that declare one, those whose
+    parts modulate others' projections last (they modulate the projections the others leave)."""
+    adders = _declared("at_identity")
+    last = {family.name for family in FAMILIES if family.modulates_others}
+    return {name: adders[name] for name in sorted(adders, key=lambda name: name in last)}
+
+
+def upcyclers() -> dict[str, Callable[[Any, dict[str, Any]], None]]:
+    """Each family's `upcycle` function by family name, for the families that declare one."""
+    return _declared("upcycle")
 
 
 def answer_explainers() -> list[Callable[..., tuple[str, str] | None]]:

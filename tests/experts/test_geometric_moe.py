@@ -95,6 +95,23 @@ def test_curved_experts_approach_the_euclidean_one_as_curvature_vanishes() -> No
     assert float((curved(0, x) - flat(0, x)).detach().abs().max()) > 1e-3
 
 
+def test_the_gated_form_is_swiglu_when_flat_and_curves_with_kappa() -> None:
+    torch.manual_seed(0)
+    flat, curved = (EXPERT_GROUPS[g](1, 16, 24, 0.5, 1.4, gated=True) for g in ("euclidean", "hyperbolic"))
+    with torch.no_grad():
+        for name in ("up", "up_bias", "value", "value_bias", "down", "down_bias"):
+            getattr(flat, name).normal_(0, 0.3)
+            getattr(curved, name).copy_(getattr(flat, name))
+    x = torch.randn(5, 16)
+    u = x / 4  # the experts read x/√D and return √D times their output
+    swiglu = F.silu(u @ flat.up[0].T + flat.up_bias[0]) * (u @ flat.value[0].T + flat.value_bias[0])
+    torch.testing.assert_close(flat(0, x), (swiglu @ flat.down[0].T + flat.down_bias[0]) * 4)
+    assert float((curved(0, x) - flat(0, x)).detach().abs().max()) > 1e-3  # κ = -0.5: the geometry shows
+    with torch.no_grad():
+        curved.raw_kappa.fill_(-25.0)
+    torch.testing.assert_close(curved(0, x), flat(0, x), atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("kappa", [-1.5, -0.2, 0.0, 0.2, 1.5])
 def test_exp_and_log_invert_and_squashed_points_stay_inside(kappa: float) -> None:
     k = torch.tensor(kappa, dtype=torch.float64)
@@ -164,6 +181,8 @@ def test_options_are_checked() -> None:
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"experts_per_geometry": [2, 2]}})
     with pytest.raises(ConfigError, match=r"\['geometries'\] must be a non-empty list of"):
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"geometries": ["hyperbolic", "lorentz?"]}})
+    with pytest.raises(ConfigError, match=r"\['expert_form'\] 'gated' exists for .*, not \['complex', 'lorentz'"):
+        GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"expert_form": "gated"}})
 
 
 def test_the_mixture_is_causal() -> None:

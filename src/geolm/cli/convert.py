@@ -7,6 +7,10 @@ from typing import Annotated
 
 import typer
 
+from geolm.systems import FAMILIES
+
+AT_IDENTITY = ", ".join(family.name for family in FAMILIES if family.at_identity)
+
 
 def convert(
     source: Annotated[Path, typer.Argument(help="a local Hugging Face checkpoint directory", show_default=False)],
@@ -16,7 +20,7 @@ def convert(
     parts: Annotated[
         str | None,
         typer.Option(
-            "--parts", help="families to add at identity, comma-separated: coordinate, curvature", show_default=False
+            "--parts", help=f"families to add at identity, comma-separated: {AT_IDENTITY}", show_default=False
         ),
     ] = None,
 ) -> None:
@@ -24,7 +28,7 @@ def convert(
 
     A config field geolm cannot compute is refused by name; the converted model's logits equal the source's,
     also with --parts, whose geometric parts start at identity and move only when trained.
-    Example: geolm convert ~/models/llama --out runs/llama-geolm --parts coordinate,curvature
+    Example: geolm convert ~/models/llama --out runs/llama-geolm --parts coordinate,curvature,experts
     """
     from geolm.convert import convert_checkpoint
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from geolm.config import GeoConfig
+from geolm.coordinate.options import CoordinateOptions
+from geolm.nn.registry import modulated_roles
 from geolm.presets import register_preset
 
 
 def at_identity(config: GeoConfig) -> GeoConfig:
     """`config` with coordinate modulation added so the model computes what it did: every factor bank's output
-    matrix starts at zero (as LoRA's B does), so each modulation term is zero until training moves it."""
-    part_options = {**config.part_options, "modulation": {"init_scale": 0.0}}
+    matrix starts at zero (as LoRA's B does), so each modulation term is zero until training moves it. It
+    modulates the default projections that the model's parts have."""
+    offered = {role for roles in modulated_roles(config).values() for role in roles}
+    targets = [role for role in CoordinateOptions().targets if role in offered]
+    part_options = {**config.part_options, "modulation": {"init_scale": 0.0, "targets": targets}}
     return GeoConfig.from_dict({**config.to_dict(), "modulation": "coordinate", "part_options": part_options})
 
 

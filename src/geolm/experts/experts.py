@@ -7,7 +7,9 @@ origin. The geometries (docs/experts.md has the formulas):
 - euclidean, hyperbolic, spherical: a hyperbolic-network MLP (Ganea et al. 2018) on the κ-stereographic
   manifold, h = expmap0(W₁u) ⊕_κ b₁, a = silu(logmap0(h)), y = expmap0(W₂a) ⊕_κ b₂, out = logmap0(y); the
   Möbius sums are where the geometry enters, and κ = 0 is exactly W₂·silu(W₁u + b₁) + b₂. Hyperbolic
-  κ = −2·sigmoid(raw) (the Poincaré ball with Möbius layers), spherical κ = +2·sigmoid(raw);
+  κ = −2·sigmoid(raw) (the Poincaré ball with Möbius layers), spherical κ = +2·sigmoid(raw). The gated
+  form (`expert_form="gated"`) multiplies a by a second layer of the same kind, logmap0(expmap0(Vu) ⊕_κ c),
+  so that κ = 0 is the SwiGLU feed-forward W₂·(silu(W₁u + b₁) ⊙ (Vu + c)) + b₂ a dense model starts from;
 - lorentz: HELM-style layers on the hyperboloid of curvature −c through space parts (time recomputed):
   xₛ = expmap0(u), h = W₁xₛ + b₁, a = silu(h), out = logmap0(W₂a + b₂), c = 2·sigmoid(raw);
 - simplex: the hidden layer is a point of the probability simplex, p = softmax(W₁u + b₁), read in the
@@ -48,14 +50,19 @@ class ExpertGroup(nn.Module):
 
     curved: ClassVar[bool] = False  # whether the group learns a curvature per expert
 
-    def __init__(self, count: int, hidden: int, inner: int, kappa_init: float, radius: float) -> None:
+    def __init__(
+        self, count: int, hidden: int, inner: int, kappa_init: float, radius: float, gated: bool = False
+    ) -> None:
         super().__init__()
-        self.count, self.hidden, self.radius = count, hidden, radius
+        self.count, self.hidden, self.radius, self.gated = count, hidden, radius, gated
         self.up = nn.Parameter(torch.randn(count, inner, hidden) * inner**-0.5)  # ‖W₁u‖ ≈ ‖u‖ ≈ 1
         self.up_bias = nn.Parameter(torch.zeros(count, inner))
         self.down = nn.Parameter(torch.randn(count, hidden, inner) * inner**-0.5 * 0.1)
         self.down_bias = nn.Parameter(torch.zeros(count, hidden))
         self.raw_kappa = nn.Parameter(torch.full((count,), raw_for(kappa_init))) if self.curved else None
+        if gated:  # the value branch of the gated form (SwiGLU's up_proj; `up` is its silu branch, gate_proj)
+            self.value = nn.Parameter(torch.randn(count, inner, hidden) * inner**-0.5)
+            self.value_bias = nn.Parameter(torch.zeros(count, inner))
 
     def kappa(self) -> torch.Tensor:
         """Sectional curvature of each expert (count,): 0 for flat geometries."""
@@ -82,15 +89,19 @@ class StereographicExperts(ExpertGroup):
 
     def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
         k = self.kappa()[index]
+        u = squash_tangent(u, k, self.radius)
+        active = F.silu(self.mobius_linear(u, self.up[index], self.up_bias[index], k))
+        if self.gated:
+            active = active * self.mobius_linear(u, self.value[index], self.value_bias[index], k)
+        return self.mobius_linear(active, self.down[index], self.down_bias[index], k)
+
+    def mobius_linear(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """logmap0(expmap0(Wu) ⊕_κ expmap0(b)): one layer on the manifold, read back as a tangent vector."""
 
         def point(tangent: torch.Tensor) -> torch.Tensor:
             return project(expmap0(squash_tangent(tangent, k, self.radius), k), k)
 
-        u = squash_tangent(u, k, self.radius)
-        hidden = mobius_add(point(F.linear(u, self.up[index])), point(self.up_bias[index]), k)
-        active = F.silu(logmap0(project(hidden, k), k))
-        out = mobius_add(point(F.linear(active, self.down[index])), point(self.down_bias[index]), k)
-        return logmap0(project(out, k), k)
+        return logmap0(project(mobius_add(point(F.linear(u, weight)), point(bias), k), k), k)
 
 
 class EuclideanExperts(StereographicExperts):

@@ -81,6 +81,12 @@ class WorkingMemory(nn.Module):
         self.write_gate = nn.Linear(2 * width, width)
         self.o_weight = nn.Parameter(torch.zeros(config.hidden_size, width))  # zero: no effect until trained
 
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """This module's own tensors as built (random slots, a zero output); the layers inside reset their own."""
+        self.initial_slots.copy_(torch.randn(self.initial_slots.shape))
+        self.o_weight.zero_()
+
     def heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, width) → (B, heads, N, width / heads)."""
         bsz, length, _ = x.shape

@@ -22,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from geolm.config import GeoConfig
-from geolm.experts.experts import EXPERT_GROUPS
+from geolm.errors import ConfigError
+from geolm.experts.experts import EXPERT_GROUPS, raw_for
 from geolm.experts.options import GeometricMoEOptions
 from geolm.nn.context import ForwardContext
 from geolm.nn.registry import FFN
@@ -50,8 +51,10 @@ class GeometricMoE(nn.Module):
         self.gate = nn.Linear(config.hidden_size, options.num_experts, bias=False)
         if options.nuanced_routing:  # one direction per geometry group, zero at start: plain routing at step 0
             self.curvature_gate = nn.Parameter(torch.zeros(len(options.geometries), config.hidden_size))
+        shape = (config.hidden_size, inner, options.kappa_init, options.tangent_radius)
+        gated = {"gated": True} if options.expert_form == "gated" else {}
         self.groups = nn.ModuleList(
-            EXPERT_GROUPS[geometry](count, config.hidden_size, inner, options.kappa_init, options.tangent_radius)
+            EXPERT_GROUPS[geometry](count, *shape, **gated)
             for geometry, count in zip(options.geometries, options.group_sizes, strict=True)
         )
         # expert number e (counted over all groups) is expert e - first[g] of group g = group_of_expert[e]
@@ -74,6 +77,34 @@ class GeometricMoE(nn.Module):
         """
         self.selection_bias += rate * torch.sign(self.pending_load.mean() - self.pending_load)  # 0 before any load
         self.pending_load.zero_()
+
+    @torch.no_grad()
+    def upcycle(self, gate_proj: torch.Tensor, up_proj: torch.Tensor, down_proj: torch.Tensor) -> None:
+        """Sparse upcycling: every expert becomes the dense SwiGLU feed-forward down(silu(gate x) ⊙ up x) it
+        replaces, and the router starts at zero. The router's probabilities are then uniform, each token's
+        top-k weights are 1/k each, and the mixture computes the dense output (up to the experts' curvature,
+        which starts at `kappa_init`). This part's own tensors are made here, on the weights' device.
+
+        The experts read u = x/√D and return √D times their output, so the copies are scaled to match.
+        """
+        inner = self.groups[0].up.shape[1]
+        if self.options.expert_form != "gated" or tuple(up_proj.shape) != (inner, self.groups[0].hidden):
+            raise ConfigError(
+                f"upcycling a feed-forward of shape {tuple(up_proj.shape)} needs gated experts of that shape; "
+                f"this mixture has expert_form {self.options.expert_form!r} and width {inner}"
+            )
+        self.to_empty(device=up_proj.device)
+        scale = math.sqrt(self.groups[0].hidden)
+        for tensor in self.parameters():
+            tensor.zero_()  # the router, the biases and nuanced routing's directions start at zero
+        for buffer in self.buffers():
+            buffer.zero_()
+        for group in self.groups:
+            group.up.copy_(gate_proj.float() * scale)  # broadcast to every expert of the group
+            group.value.copy_(up_proj.float() * scale)
+            group.down.copy_(down_proj.float() / scale)
+            if group.raw_kappa is not None:
+                group.raw_kappa.fill_(raw_for(self.options.kappa_init))
 
     def expert(self, expert: int, x: torch.Tensor) -> torch.Tensor:
         """Run expert number `expert` (counted over all groups) on tokens x (n, D)."""

@@ -8,6 +8,8 @@ from geolm.errors import ConfigError
 from geolm.nn.options import PartOptions, boolean, in_interval, non_negative, option, positive, positive_int
 
 GEOMETRIES = ("euclidean", "hyperbolic", "spherical", "lorentz", "simplex", "complex", "product")
+GATED_GEOMETRIES = ("euclidean", "hyperbolic", "spherical")  # the stereographic groups, which have a gated form
+EXPERT_FORMS = ("mlp", "gated")
 
 
 def _geometries(value: object) -> bool:
@@ -30,6 +32,8 @@ class GeometricMoEOptions(PartOptions):
     tokens, first come first served; the rest of its assignments are dropped (the token keeps its residual)
     and counted. A phase may change it. `nuanced_routing` is the seed's curvature-aware gate (see `route`).
     `balance_bias_rate` γ > 0 turns on auxiliary-loss-free balancing (see `GeometricMoE.rebalance`).
+    `expert_form` "gated" gives the stereographic experts SwiGLU's gated hidden layer, so that a dense
+    model's feed-forward can be copied into them (`GeometricMoE.upcycle`).
     """
 
     kind = "ffn"
@@ -45,6 +49,7 @@ class GeometricMoEOptions(PartOptions):
     nuanced_routing: bool = option(False, boolean, "true or false")
     balance_bias_rate: float = option(0.0, non_negative, "0 (off) or a positive number", phase=True)
     capacity_factor: float = option(0.0, non_negative, "0 (no limit) or a positive number", phase=True)
+    expert_form: str = option("mlp", lambda v: v in EXPERT_FORMS, f"one of {list(EXPERT_FORMS)}")
 
     @property
     def group_sizes(self) -> tuple[int, ...]:
@@ -65,6 +70,9 @@ class GeometricMoEOptions(PartOptions):
             raise ConfigError(f"{where}['experts_per_geometry'] gives {counts} for the {len(names)} geometries {names}")
         if self.top_k > self.num_experts:
             raise ConfigError(f"{where}['top_k'] is {self.top_k} but there are only {self.num_experts} experts")
+        if self.expert_form == "gated" and set(self.geometries) - set(GATED_GEOMETRIES):
+            others = sorted(set(self.geometries) - set(GATED_GEOMETRIES))
+            raise ConfigError(f"{where}['expert_form'] 'gated' exists for {list(GATED_GEOMETRIES)} only, not {others}")
         if self.tangent_radius >= 1.5707:
             radius = self.tangent_radius
             raise ConfigError(f"{where}['tangent_radius'] must be below pi/2 (the sphere's antipode), got {radius}")

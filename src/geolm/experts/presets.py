@@ -6,9 +6,49 @@ working memory of slots in every layer.
 
 from __future__ import annotations
 
+from typing import Any
+
+from geolm.config import GeoConfig
+from geolm.errors import ConfigError
+from geolm.experts.options import GATED_GEOMETRIES
 from geolm.presets import PRESETS, register_preset
 
 MIXTURE = {"ffn": "geometric_moe", "recipe": "mgm"}
+DENSE = ("gate_proj", "up_proj", "down_proj")
+# Where the curved experts of an upcycled model start: the sigmoid that keeps |κ| below 2 has no gradient at
+# exactly 0, and at 1e-6 an optimiser still moves it while the experts compute SwiGLU to about 1e-6.
+UPCYCLED_KAPPA = 1e-6
+
+
+def at_identity(config: GeoConfig) -> GeoConfig:
+    """`config` with each dense feed-forward upcycled into gated experts, one per stereographic geometry, two
+    of them per token, and a working memory in every layer whose output starts at zero (`upcycle` fills the
+    experts)."""
+    ffn = {
+        "geometries": list(GATED_GEOMETRIES),
+        "experts_per_geometry": 1,
+        "top_k": 2,
+        "expert_size": config.intermediate_size,
+        "kappa_init": UPCYCLED_KAPPA,
+        "expert_form": "gated",
+    }
+    parts = {"ffn": "geometric_moe", "memory": "slots", "part_options": {**config.part_options, "ffn": ffn}}
+    return GeoConfig.from_dict({**config.to_dict(), **parts})
+
+
+def upcycle(model: Any, replaced: dict[str, Any]) -> None:
+    """Start every new mixture of `model` from the dense feed-forward it replaced (`GeometricMoE.upcycle`),
+    taking that feed-forward's weights out of `replaced`."""
+    from geolm.experts.moe import GeometricMoE
+
+    for name, module in model.named_modules():
+        if not isinstance(module, GeometricMoE) or not any(p.is_meta for p in module.parameters()):
+            continue  # not a mixture, or one that came with the model's own weights
+        keys = [f"{name}.{proj}.weight" for proj in DENSE]
+        if not all(key in replaced for key in keys):
+            raise ConfigError(f"{name}: a new mixture of experts with no dense feed-forward to start from")
+        module.upcycle(*(replaced.pop(key) for key in keys))
+
 
 register_preset(
     "mgm-tiny",
