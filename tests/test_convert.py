@@ -179,12 +179,14 @@ MOVED = {
     "coordinate": r"^model\.modulation\..*\.up$",
     "curvature": r"self_attn\.raw_kappa$",
     "experts": r"mlp\.gate\.weight$",
+    "integrator": r"mlp\.branch_gain$",
 }
 
 
-@pytest.mark.parametrize(
-    "parts", [["coordinate"], ["curvature"], ["experts"], ["coordinate", "curvature"], ["experts", "coordinate"]]
-)
+ALONE_AND_TOGETHER = [["coordinate"], ["curvature"], ["experts"], ["integrator"], ["coordinate", "curvature"]]
+
+
+@pytest.mark.parametrize("parts", [*ALONE_AND_TOGETHER, ["experts", "coordinate"]])
 def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tokenizer, tmp_path: Path) -> None:
     from geolm import api
 
@@ -210,6 +212,8 @@ def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tok
                 torch.testing.assert_close(group.value[0], layer.mlp.up_proj.weight * scale)
                 torch.testing.assert_close(group.down[0], layer.mlp.down_proj.weight / scale)
         assert float(geo.model.layers[0].memory.o_weight.detach().abs().max()) == 0  # the memory adds nothing yet
+    if "integrator" in parts:  # the dense feed-forward kept as it was, beside the integrator
+        assert torch.equal(geo.model.layers[1].mlp.dense.down_proj.weight, hf.model.layers[1].mlp.down_proj.weight)
     tokens = torch.randint(0, 300, (2, 40), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         torch.testing.assert_close(geo(tokens).logits, hf(tokens).logits, atol=1e-4, rtol=0)
@@ -228,8 +232,10 @@ def test_geometry_added_at_identity_then_moved_by_training(parts: list[str], tok
     if "experts" in parts:  # the curved experts' curvature moves from its start too
         kappas = [name for name in params if re.search(r"mlp\.groups\.\d\.raw_kappa$", name)]
         assert kappas and all(not torch.equal(trained[name], params[name]) for name in kappas)
-    with pytest.raises(ConfigError, match="--parts integrator: families that start at identity are curvature, exp"):
-        convert_checkpoint(source, tmp_path / "other", parts=["integrator"])
+    with pytest.raises(ConfigError, match="--parts mixes: families that start at identity are curvature, experts, "):
+        convert_checkpoint(source, tmp_path / "other", parts=["mixes"])
+    with pytest.raises(ConfigError, match="integrator layers join a dense SwiGLU feed-forward; this model's is 'geo"):
+        convert_checkpoint(source, tmp_path / "other", parts=["experts", "integrator"])
 
 
 def test_uptrain_trains_the_added_parts_first_then_everything(tokenizer, tmp_path: Path) -> None:

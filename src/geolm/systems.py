@@ -156,6 +156,8 @@ FAMILIES: tuple[Family, ...] = (
         "inl-tiny",
         training="geolm.integrator.curriculum",
         components=((r"\.mlp\.controller\.|\.shared\.integrator_controller\.", "controller"),),
+        at_identity="geolm.integrator.presets:at_identity",
+        upcycle="geolm.integrator.presets:upcycle",
         statistics={
             "integrator_iterations": "iterations the token took, the mean over the integrator layers",
             "integrator_layer_iterations": "iterations the token took in each integrator layer",

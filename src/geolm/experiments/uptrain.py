@@ -24,7 +24,7 @@ from geolm.errors import ConfigError
 from geolm.experiments.reasoning_data import heldout_loss
 from geolm.files import write_text_atomic
 
-ARMS = ("fine-tune", "coordinate", "curvature", "experts", "coordinate,curvature")
+ARMS = ("fine-tune", "coordinate", "curvature", "experts", "integrator", "coordinate,curvature")
 PLAIN = "fine-tune"
 BASE = "base, not trained"  # the row every arm started from
 HELDOUT_BLOCKS = 256  # held-out blocks every arm (and the base) is scored on, the same ones

@@ -24,6 +24,8 @@ def at_identity(config: GeoConfig) -> GeoConfig:
     """`config` with each dense feed-forward upcycled into gated experts, one per stereographic geometry, two
     of them per token, and a working memory in every layer whose output starts at zero (`upcycle` fills the
     experts)."""
+    if config.ffn != "swiglu":
+        raise ConfigError(f"experts are upcycled from a dense SwiGLU feed-forward; this model's is {config.ffn!r}")
     ffn = {
         "geometries": list(GATED_GEOMETRIES),
         "experts_per_geometry": 1,

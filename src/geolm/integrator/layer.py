@@ -35,6 +35,7 @@ from torch.utils.checkpoint import checkpoint
 from geolm.config import GeoConfig
 from geolm.integrator import dynamics
 from geolm.integrator.options import IntegratorOptions
+from geolm.nn.baseline import SwiGLU
 from geolm.nn.context import ForwardContext
 from geolm.nn.registry import FFN
 
@@ -133,10 +134,15 @@ class Equilibrium(nn.Module):
         super().__init__()
         self.mu = nn.Parameter(torch.zeros(state))
 
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        self.mu.zero_()
+
 
 @FFN.register("integrator")
 class IntegratorFFN(nn.Module):
-    """in_proj → iterate (x, v) under the controller → out_proj; see the module docstring."""
+    """in_proj → iterate (x, v) under the controller → out_proj; see the module docstring. With `dense_ffn`
+    the output is SwiGLU(h) + gain ⊙ that, the gain starting at zero."""
 
     options_class = IntegratorOptions
     modulated_roles: ClassVar[tuple[str, ...]] = ("in_proj", "out_proj")
@@ -164,11 +170,27 @@ class IntegratorFFN(nn.Module):
         else:  # the global μ is shared (see `bind_shared`); this layer learns its offset from it
             self.equilibrium_offset = nn.Parameter(torch.zeros(state))
         excited = options.excited(state)
-        self.excitation_amplitude = nn.Parameter(torch.full((excited,), options.excitation_init))
-        self.excitation_frequency = nn.Parameter(torch.linspace(0.5, 2.0, excited))
-        self.excitation_phase = nn.Parameter(torch.arange(excited) * (2 * math.pi / excited))
+        self.excitation_amplitude = nn.Parameter(torch.empty(excited))
+        self.excitation_frequency = nn.Parameter(torch.empty(excited))
+        self.excitation_phase = nn.Parameter(torch.empty(excited))
         if options.halting == "learned":
             self.halting_unit = nn.Linear(2 * state, 1)
+        if options.dense_ffn:
+            self.dense = SwiGLU(config, layer_idx, modulation)
+            self.branch_gain = nn.Parameter(torch.empty(hidden))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """This module's own tensors (the layers inside reset their own): the excitation's amplitude, its
+        frequencies spread over [0.5, 2] and phases around the circle; offsets and the dense path's gain at 0."""
+        excited = self.excitation_amplitude.shape[0]
+        self.excitation_amplitude.fill_(self.options.excitation_init)
+        self.excitation_frequency.copy_(torch.linspace(0.5, 2.0, excited))
+        self.excitation_phase.copy_(torch.arange(excited) * (2 * math.pi / excited))
+        for name in ("equilibrium_offset", "branch_gain"):
+            if hasattr(self, name):
+                getattr(self, name).zero_()
 
     def new_controller(self, hidden: int) -> nn.Module:
         if self.options.controllers == 1:
@@ -240,6 +262,8 @@ class IntegratorFFN(nn.Module):
         if dispatch is not None:
             out = out * dispatch.probs.gather(-1, dispatch.choice[:, None]).reshape(*shape, 1).to(out.dtype)
         self.report(ctx, options, result, shape, dispatch)
+        if options.dense_ffn:
+            return self.dense(h, ctx) + self.branch_gain.to(out.dtype) * out
         return out
 
     def run(

@@ -33,7 +33,8 @@ class IntegratorOptions(PartOptions):
     `controllers` K > 1 gives every token one of K controllers, chosen by a router (a mixture of integrators);
     `share_controller` uses one controller (or one mixture) for every layer, `equilibrium` "hierarchical" a
     global μ plus a per-layer offset, `checkpoint_iterations` recomputes each iteration in backward instead
-    of storing it.
+    of storing it. `dense_ffn` keeps a SwiGLU feed-forward beside the integrator, whose output joins through a
+    learnt per-channel gain starting at zero: how a pretrained model takes integrator layers at identity.
     """
 
     kind = "ffn"
@@ -57,6 +58,7 @@ class IntegratorOptions(PartOptions):
     equilibrium: str = option("layer", one_of(*EQUILIBRIA), f"one of {list(EQUILIBRIA)}")
     checkpoint_iterations: bool = option(False, boolean, "true or false")
     exit_when_halted: bool = option(True, boolean, "true or false")
+    dense_ffn: bool = option(False, boolean, "true or false")
 
     @property
     def restoring_max(self) -> float:

@@ -6,9 +6,38 @@ the equilibrium/exploration cycles (recipe "inl").
 
 from __future__ import annotations
 
+from typing import Any
+
+from geolm.config import GeoConfig
+from geolm.errors import ConfigError
 from geolm.presets import PRESETS, register_preset
 
 INTEGRATOR = {"ffn": "integrator", "recipe": "inl"}
+DENSE = ("gate_proj", "up_proj", "down_proj")
+
+
+def at_identity(config: GeoConfig) -> GeoConfig:
+    """`config` with an integrator in every layer's feed-forward, beside the dense one it keeps (`dense_ffn`):
+    the integrator's output joins through a gain that starts at zero, so the model computes what it did.
+    Exact identity needs the dense path: an integrator alone computes out_proj of a state that bounded
+    steps move from in_proj(h), which no setting of its gains makes SwiGLU."""
+    if config.ffn != "swiglu":
+        raise ConfigError(f"integrator layers join a dense SwiGLU feed-forward; this model's is {config.ffn!r}")
+    part_options = {**config.part_options, "ffn": {"dense_ffn": True}}
+    return GeoConfig.from_dict({**config.to_dict(), "ffn": "integrator", "part_options": part_options})
+
+
+def upcycle(model: Any, replaced: dict[str, Any]) -> None:
+    """Hand every new integrator layer's dense path the feed-forward weights it keeps, from `replaced`."""
+    from geolm.integrator.layer import IntegratorFFN
+
+    for name, module in model.named_modules():
+        if isinstance(module, IntegratorFFN) and module.options.dense_ffn and module.dense.up_proj.weight.is_meta:
+            keys = {f"{proj}.weight": f"{name}.{proj}.weight" for proj in DENSE}
+            if not all(key in replaced for key in keys.values()):
+                raise ConfigError(f"{name}: a new integrator layer with no dense feed-forward to keep")
+            module.dense.load_state_dict({own: replaced.pop(key) for own, key in keys.items()}, assign=True)
+
 
 register_preset(
     "inl-tiny",
