@@ -301,7 +301,7 @@ CHATML = (
 )
 
 
-def test_chat_and_eval_on_a_converted_checkpoint_with_its_own_template(tmp_path: Path) -> None:
+def test_chat_serve_and_eval_on_a_converted_checkpoint_with_its_own_template(tmp_path: Path) -> None:
     """A source tokenizer with its own chat template and end-of-turn token (ChatML, as Qwen's), none of geolm's."""
     foreign = train_tokenizer(["a heron is a wading bird with long legs"] * 20, vocab_size=290, min_frequency=1)
     foreign.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"], "eos_token": "<|im_end|>"})
@@ -329,6 +329,15 @@ def test_chat_and_eval_on_a_converted_checkpoint_with_its_own_template(tmp_path:
     expected = full_forward_greedy(geo, prompt, 8, end_ids=(foreign.eos_token_id,))
     reply = foreign.decode(expected, skip_special_tokens=True).strip()
     assert reply and reply in done.stdout
+    from fastapi.testclient import TestClient
+
+    from geolm.serving.endpoint import build_app
+
+    with TestClient(build_app(tmp_path / "geolm", device="cpu")) as http:  # the server, through the same template
+        body = {"model": str(tmp_path / "geolm"), "messages": messages, "max_tokens": 8, "temperature": 0}
+        answer = http.post("/v1/chat/completions", json=body)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"].strip() == reply
     from geolm import api
     from geolm.experiments.wordnet_tasks import TAG
 
