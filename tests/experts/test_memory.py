@@ -9,6 +9,7 @@ from geolm.experts.memory import READ_SHARE, STATE, WorkingMemory
 from geolm.nn.context import ForwardContext
 from geolm.params import parameter_table
 from geolm.testing import assert_cache_matches_forward, assert_causal
+from memory_reference import reference_memory
 
 SEGMENT = 8  # mgm-tiny's segment length
 
@@ -62,6 +63,51 @@ def test_chunked_prefill_equals_one_forward(mgm: GeoForCausalLM) -> None:
 def memory_outputs(layer: WorkingMemory, x: torch.Tensor) -> torch.Tensor:
     ctx = ForwardContext(position_ids=torch.arange(x.shape[1])[None], attention_mask=None, is_causal=True)
     return layer(x, ctx)
+
+
+def live_layer(seed: int = 0) -> WorkingMemory:
+    torch.manual_seed(seed)
+    layer = WorkingMemory(GeoConfig.from_preset("mgm-tiny"), 0)
+    with torch.no_grad():
+        layer.o_weight.normal_()
+        layer.write_gate.bias.fill_(1.0)  # slots that really change as segments are written
+    return layer
+
+
+@pytest.mark.parametrize("padding", [0, 5])
+def test_segment_blocks_equal_one_masked_attention_in_values_and_gradients(padding: int) -> None:
+    layer = live_layer()
+    x = torch.randn(2, 3 * SEGMENT + 5, layer.q_proj.in_features, requires_grad=True)
+    real = torch.ones(2, x.shape[1], dtype=torch.bool)
+    real[1, :padding] = False  # left padding: the second row's positions start later in the chunk
+    positions = (real.long().cumsum(-1) - 1).clamp(min=0)
+    ctx = ForwardContext(position_ids=positions, attention_mask=None, is_causal=True, token_mask=real)
+    ours, theirs = layer(x, ctx), reference_memory(layer, x, ctx)[0]
+    torch.testing.assert_close(ours[real], theirs[real], atol=1e-5, rtol=1e-5)
+    weights = torch.randn_like(ours) * real[..., None]
+    inputs = [x, *layer.parameters()]
+    for a, b in zip(*(torch.autograd.grad((out * weights).sum(), inputs) for out in (ours, theirs)), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_segment_blocks_equal_one_masked_attention_after_a_cached_chunk() -> None:
+    """A chunk that starts inside a segment whose first tokens are buffered, and runs across two boundaries."""
+    layer = live_layer(1).eval()
+    model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny"))
+    cache = model.model.new_cache()
+    x = torch.randn(1, 5 + 2 * SEGMENT, layer.q_proj.in_features)
+
+    def context(start: int, stop: int) -> ForwardContext:
+        positions = torch.arange(start, stop)[None]
+        return ForwardContext(position_ids=positions, attention_mask=None, is_causal=True, cache=cache)
+
+    with torch.no_grad():
+        layer(x[:, :5], context(0, 5))
+        later = context(5, x.shape[1])
+        theirs, slots = reference_memory(layer, x[:, 5:], later)
+        ours = layer(x[:, 5:], later)
+    torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(cache.state(STATE, 0).tensors["memory"], slots, atol=1e-5, rtol=1e-5)
 
 
 def test_a_segment_reads_only_what_earlier_segments_wrote() -> None:

@@ -9,9 +9,14 @@ segment writes is readable only from the next segment on (the recurrent memory o
 so no token sees its own future.
 
 In a forward the segments run in order (a loop over segments, never over tokens) and the gradient flows
-through the writes. With a cache, the memory, the open segment's tokens and its index are part state: cached
-decoding computes what the full forward does, beams reorder the slots with the keys and values. The state
-summarises the past without per-token history of the slots, so `crop` refuses to rewind it.
+through the writes. The chunk's tokens are laid out by segment and place (`segment_grid`: a token at
+position p goes to segment p // L, place p mod L), so every write attends over its own segment and every
+read over its own segment and slots: time and memory linear in the length, where one masked attention over
+the whole chunk would be quadratic (tests/experts/memory_reference.py keeps that form as the oracle).
+
+With a cache, the memory, the open segment's tokens and its index are part state: cached decoding computes
+what the full forward does, beams reorder the slots with the keys and values. The state summarises the past
+without per-token history of the slots, so `crop` refuses to rewind it.
 
 The slots live in a width of their own (`slot_size`), projected from and to the hidden size; the output
 projection starts at zero, so a fresh memory adds nothing until it learns to.
@@ -118,52 +123,45 @@ class WorkingMemory(nn.Module):
         positions = ctx.position_ids.expand(bsz, seq)
         real = ctx.token_mask if ctx.token_mask is not None else torch.ones_like(positions, dtype=torch.bool)
         state = self.incoming(ctx, x)
-        seg = positions // length
-        rel = (seg - state.segment[:, None]).clamp(0)  # 0: the segment open when this chunk began
         steps = (seq + length - 2) // length + 1  # most segments one chunk can touch
+        rel = (positions // length - state.segment[:, None]).clamp(0, steps - 1)  # 0: the segment open at the start
+        cell = torch.where(real, rel * length + positions % length, steps * length)  # its place; the rest: a sink
+        grid = segment_grid(tokens, real, cell, steps, state)
         # The slots each segment of the chunk reads, in order, and what each write leaves behind.
-        memories, memory, completed = [], state.memory, torch.zeros_like(state.segment)
+        memories, memory = [], state.memory
+        every_slot = torch.ones_like(memory[..., 0], dtype=torch.bool)
         for step in range(steps):
             memories.append(memory)
-            in_step = real & (rel == step)
-            every_slot = torch.ones_like(memory[..., 0], dtype=torch.bool)
-            visible = torch.cat([every_slot, state.filled & (step == 0), in_step], 1)
-            done = (in_step & (positions % length == length - 1)).any(-1)
-            memory = self.write(memory, torch.cat([self.slot_norm(memory), state.buffer, tokens], 1), visible, done)
-            completed = completed + done.long()
-        read = self.read(x, tokens, memories, state, rel, seg, real, ctx)
+            context = torch.cat([self.slot_norm(memory), grid.tokens[:, step]], 1)
+            visible = torch.cat([every_slot, grid.present[:, step]], 1)
+            memory = self.write(memory, context, visible, grid.closes[:, step])
+        read = self.read(x, cell, memories, grid, ctx)
         if ctx.cache is not None and not ctx.closed:
+            completed = grid.closes.sum(1)
             current = state.segment + completed
             kept = completed == 0  # the open segment's earlier tokens stay buffered only if it is still open
             after = SlotState(memory, state.buffer * kept[:, None, None], state.filled & kept[:, None], current)
-            after.add_tokens(tokens, real & (seg == current[:, None]), positions % length)
+            after.add_tokens(tokens, real & (rel == completed[:, None]), positions % length)
             ctx.cache.set_state(STATE, self.layer_idx, vars(after), rewindable=False)
         return F.linear(read, self.o_weight)
 
     def read(
-        self,
-        x: torch.Tensor,
-        tokens: torch.Tensor,
-        memories: list[torch.Tensor],
-        state: SlotState,
-        rel: torch.Tensor,
-        seg: torch.Tensor,
-        real: torch.Tensor,
-        ctx: ForwardContext,
+        self, x: torch.Tensor, cell: torch.Tensor, memories: list[torch.Tensor], grid: SegmentGrid, ctx: ForwardContext
     ) -> torch.Tensor:
-        """One attention: each token sees the slots its segment began with, the buffered tokens of the open
-        segment (if it is in it), and the earlier tokens of its own segment in this chunk."""
-        seq, slots = x.shape[1], self.options.slots
-        block = torch.arange(len(memories) * slots, device=x.device) // slots
-        sees_slots = block[None, None, :] == rel[..., None].clamp(max=len(memories) - 1)
-        sees_buffer = state.filled[:, None, :] & (rel == 0)[..., None]
-        causal = torch.ones(seq, seq, dtype=torch.bool, device=x.device).tril()
-        sees_tokens = causal[None] & (seg[:, :, None] == seg[:, None, :]) & real[:, None, :]
-        context = torch.cat([self.slot_norm(torch.cat(memories, 1)), state.buffer, tokens], 1)
-        allowed = torch.cat([sees_slots, sees_buffer, sees_tokens], -1)
-        read, weights = self.attend(self.q_proj(x), context, allowed)
-        ctx.add_stat(READ_SHARE, weights[..., : len(memories) * slots].sum(-1).mean(1))
-        return read
+        """One attention per segment: each of its places sees the slots the segment began with and the
+        segment's tokens at its own and earlier places (the buffered ones included)."""
+        bsz, steps, length = grid.present.shape
+        slots, cells = self.options.slots, steps * length
+        queries = scatter_cells(self.q_proj(x), cell, cells).view(bsz, steps, length, -1)
+        keys = torch.cat([self.slot_norm(torch.stack(memories, 1)), grid.tokens], 2)  # (B, S, M + L, width)
+        place = torch.arange(length, device=x.device)
+        sees_tokens = grid.present[:, :, None, :] & (place[:, None] >= place[None, :])  # (B, S, L, L)
+        allowed = torch.cat([sees_tokens.new_ones(bsz, steps, length, slots), sees_tokens], -1)
+        out, weights = self.attend(queries.flatten(0, 1), keys.flatten(0, 1), allowed.flatten(0, 1))
+        index = cell.clamp(max=cells - 1)  # a padding token reads some cell: its output is never used
+        share = weights[..., :slots].sum(-1).mean(1).reshape(bsz, cells)
+        ctx.add_stat(READ_SHARE, share.gather(1, index))
+        return out.reshape(bsz, cells, -1).gather(1, index[..., None].expand(-1, -1, out.shape[-1]))
 
     def incoming(self, ctx: ForwardContext, x: torch.Tensor) -> SlotState:
         """The state the cache holds, or a fresh one: the initial slots and an empty segment 0."""
@@ -197,3 +195,36 @@ class SlotState:
         buffer = torch.cat([buffer, buffer[:, :1]], 1).scatter(1, where[..., None].expand_as(tokens), tokens)
         self.buffer = buffer[:, :length]
         self.filled = torch.cat([self.filled, self.filled[:, :1]], 1).scatter(1, where, take)[:, :length]
+
+
+@dataclass
+class SegmentGrid:
+    """A chunk's tokens by segment and place (B, S, L, width): `present` (B, S, L) where a token is (the open
+    segment's buffered ones included, in segment 0), `closes` (B, S) where the segment's last place is."""
+
+    tokens: torch.Tensor
+    present: torch.Tensor
+
+    @property
+    def closes(self) -> torch.Tensor:
+        return self.present[..., -1]
+
+
+def scatter_cells(values: torch.Tensor, cell: torch.Tensor, cells: int) -> torch.Tensor:
+    """`values` (B, T, …) put at their `cell` (B, T) of `cells` (B, cells, …); cell `cells` is a sink for the
+    tokens that have no place, and cells nobody took are zero."""
+    index = cell.view(*cell.shape, *[1] * (values.dim() - 2)).expand_as(values)
+    sink = values.new_zeros(values.shape[0], cells + 1, *values.shape[2:])
+    return sink.scatter(1, index, values)[:, :cells]
+
+
+def segment_grid(tokens: torch.Tensor, real: torch.Tensor, cell: torch.Tensor, steps: int, state: SlotState):
+    """The chunk's real tokens at their cells, the open segment's buffered tokens joining segment 0."""
+    bsz, _, width = tokens.shape
+    length = state.buffer.shape[1]
+    grid = scatter_cells(tokens, cell, steps * length).view(bsz, steps, length, width)
+    present = scatter_cells(real, cell, steps * length).view(bsz, steps, length)
+    first = torch.where(state.filled[..., None], state.buffer.to(tokens.dtype), grid[:, 0])
+    grid = torch.cat([first[:, None], grid[:, 1:]], 1)
+    present = torch.cat([(present[:, 0] | state.filled)[:, None], present[:, 1:]], 1)
+    return SegmentGrid(grid, present)
