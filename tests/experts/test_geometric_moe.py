@@ -58,21 +58,26 @@ def test_sparse_dispatch_equals_the_dense_reference_in_value_and_gradient(counts
             torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
-def test_an_expert_nobody_chose_is_never_called(monkeypatch) -> None:
+def test_a_geometry_nobody_chose_is_never_run(monkeypatch) -> None:
     layer = moe(top_k=1)
     x = torch.randn(1, 6, 64)
     route = layer.route
 
-    def only_the_first_two(flat):
+    def only_the_first_two(flat):  # experts 0 and 1: the two euclidean ones
         logits, chosen, weights = route(flat)
         return logits, chosen % 2, weights
 
     called = []
-    expert = layer.expert
     monkeypatch.setattr(layer, "route", only_the_first_two)
-    monkeypatch.setattr(layer, "expert", lambda e, rows: called.append((e, rows.shape[0])) or expert(e, rows))
+    for index, group in enumerate(layer.groups):
+        run = group.run
+        monkeypatch.setattr(group, "run", lambda rows, run=run, index=index: called.append((index, rows)) or run(rows))
     layer(x, context(6))
-    assert {e for e, _ in called} <= {0, 1} and sum(n for _, n in called) == 6  # each token ran once
+    assert [index for index, _ in called] == [0]  # one batched run of the one geometry chosen
+    (_, padded), chosen = called[0], only_the_first_two(x[0])[1]
+    busiest = int(torch.bincount(chosen[:, 0], minlength=2).max())
+    assert padded.shape == (2, busiest, 64)  # both experts, padded to the busier one's tokens
+    assert int((padded.abs().sum(-1) > 0).sum()) == 6  # each token once, the rest padding
 
 
 def test_curved_experts_approach_the_euclidean_one_as_curvature_vanishes() -> None:

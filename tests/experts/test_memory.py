@@ -3,13 +3,13 @@ about what it carries and costs."""
 
 import pytest
 import torch
+from memory_reference import reference_memory
 
 from geolm import GeoConfig, GeoForCausalLM
 from geolm.experts.memory import READ_SHARE, STATE, WorkingMemory
 from geolm.nn.context import ForwardContext
 from geolm.params import parameter_table
 from geolm.testing import assert_cache_matches_forward, assert_causal
-from memory_reference import reference_memory
 
 SEGMENT = 8  # mgm-tiny's segment length
 

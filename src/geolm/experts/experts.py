@@ -45,8 +45,15 @@ def raw_for(kappa: float) -> float:
     return math.log(kappa / (KAPPA_MAX - kappa)) if kappa > 0 else -30.0
 
 
+def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """x (E, n, in) through each expert's own weight (E, out, in) and bias (E, out): (E, n, out)."""
+    out = x @ weight.mT
+    return out if bias is None else out + bias[:, None]
+
+
 class ExpertGroup(nn.Module):
-    """`count` experts of one geometry; subclasses say how one expert maps a tangent u (n, D) to (n, D)."""
+    """`count` experts of one geometry; subclasses say how experts map tangents u (E, n, D) to (E, n, D), every
+    expert on its own rows, in one batched computation."""
 
     curved: ClassVar[bool] = False  # whether the group learns a curvature per expert
 
@@ -70,10 +77,14 @@ class ExpertGroup(nn.Module):
 
     def forward(self, index: int, x: torch.Tensor) -> torch.Tensor:
         """Expert `index` of this group on tokens x (n, D) -> (n, D)."""
-        scale = math.sqrt(self.hidden)
-        return (self.compute(index, x.float() / scale) * scale).to(x.dtype)
+        return self.run(x[None], slice(index, index + 1))[0]
 
-    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+    def run(self, x: torch.Tensor, experts: slice = slice(None)) -> torch.Tensor:
+        """The experts `experts` of this group, each on its own tokens: x (E, n, D) -> (E, n, D)."""
+        scale = math.sqrt(self.hidden)
+        return (self.compute(x.float() / scale, experts) * scale).to(x.dtype)
+
+    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -87,21 +98,21 @@ class StereographicExperts(ExpertGroup):
             return super().kappa()
         return self.sign * KAPPA_MAX * torch.sigmoid(self.raw_kappa)
 
-    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
-        k = self.kappa()[index]
+    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
+        k = self.kappa()[experts].view(-1, 1, 1)
         u = squash_tangent(u, k, self.radius)
-        active = F.silu(self.mobius_linear(u, self.up[index], self.up_bias[index], k))
+        active = F.silu(self.mobius_linear(u, self.up[experts], self.up_bias[experts], k))
         if self.gated:
-            active = active * self.mobius_linear(u, self.value[index], self.value_bias[index], k)
-        return self.mobius_linear(active, self.down[index], self.down_bias[index], k)
+            active = active * self.mobius_linear(u, self.value[experts], self.value_bias[experts], k)
+        return self.mobius_linear(active, self.down[experts], self.down_bias[experts], k)
 
     def mobius_linear(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """logmap0(expmap0(Wu) ⊕_κ expmap0(b)): one layer on the manifold, read back as a tangent vector."""
+        """logmap0(expmap0(Wu) ⊕_κ expmap0(b)) for each expert: one layer on its manifold, read back as a tangent."""
 
         def point(tangent: torch.Tensor) -> torch.Tensor:
             return project(expmap0(squash_tangent(tangent, k, self.radius), k), k)
 
-        return logmap0(project(mobius_add(point(F.linear(u, weight)), point(bias), k), k), k)
+        return logmap0(project(mobius_add(point(batched_linear(u, weight)), point(bias[:, None]), k), k), k)
 
 
 class EuclideanExperts(StereographicExperts):
@@ -124,19 +135,19 @@ class LorentzExperts(ExpertGroup):
     def kappa(self) -> torch.Tensor:
         return -KAPPA_MAX * torch.sigmoid(self.raw_kappa)
 
-    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
-        c = -self.kappa()[index]
+    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
+        c = -self.kappa()[experts].view(-1, 1, 1)
         space = expmap0_space(squash_tangent(u, c, self.radius), c)
-        active = F.silu(F.linear(space, self.up[index], self.up_bias[index]))
-        return logmap0_space(F.linear(active, self.down[index], self.down_bias[index]), c)
+        active = F.silu(batched_linear(space, self.up[experts], self.up_bias[experts]))
+        return logmap0_space(batched_linear(active, self.down[experts], self.down_bias[experts]), c)
 
 
 class SimplexExperts(ExpertGroup):
     """Experts whose hidden layer is a point of the simplex, read in the Fisher–Rao geometry."""
 
-    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
-        p = torch.softmax(F.linear(u, self.up[index], self.up_bias[index]), dim=-1)
-        return F.linear(log_barycentre(p), self.down[index], self.down_bias[index])
+    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
+        p = torch.softmax(batched_linear(u, self.up[experts], self.up_bias[experts]), dim=-1)
+        return batched_linear(log_barycentre(p), self.down[experts], self.down_bias[experts])
 
 
 class ComplexExperts(ExpertGroup):
@@ -148,13 +159,13 @@ class ComplexExperts(ExpertGroup):
         self.up_bias = nn.Parameter(torch.zeros(count, inner, 2))
         self.down = nn.Parameter(torch.randn(count, hidden, inner, 2) * (2 * inner) ** -0.5 * 0.1)
 
-    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
+    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
         with torch.autocast(u.device.type, enabled=False):  # no half-precision complex kernels
-            up = torch.view_as_complex(self.up[index].float())
-            z = u.to(up.dtype) @ up.T + torch.view_as_complex(self.up_bias[index].float())
+            up = torch.view_as_complex(self.up[experts].float())
+            z = batched_linear(u.to(up.dtype), up, torch.view_as_complex(self.up_bias[experts].float()))
             active = z * torch.sigmoid(z.abs())
-            out = (active @ torch.view_as_complex(self.down[index].float()).T).real
-            return out + self.down_bias[index].float()
+            out = batched_linear(active, torch.view_as_complex(self.down[experts].float())).real
+            return out + self.down_bias[experts].float()[:, None]
 
 
 class ProductExperts(ExpertGroup):
@@ -178,14 +189,14 @@ class ProductExperts(ExpertGroup):
         """The mean of the factors' curvatures, one number per expert (what nuanced routing reads)."""
         return self.factor_kappas().mean(-1)
 
-    def compute(self, index: int, u: torch.Tensor) -> torch.Tensor:
-        tangents = F.linear(u, self.up[index]).split(self.widths, -1)
-        biases = self.up_bias[index].split(self.widths)
+    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
+        tangents = batched_linear(u, self.up[experts]).split(self.widths, -1)
+        biases = self.up_bias[experts][:, None].split(self.widths, -1)
+        kappas = self.factor_kappas()[experts].T[..., None, None]  # (3, E, 1, 1)
         active = [  # three factors, not a loop over tokens
-            self.factor(tangent, bias, k)
-            for tangent, bias, k in zip(tangents, biases, self.factor_kappas()[index], strict=True)
+            self.factor(tangent, bias, k) for tangent, bias, k in zip(tangents, biases, kappas, strict=True)
         ]
-        return F.linear(torch.cat(active, -1), self.down[index], self.down_bias[index])
+        return batched_linear(torch.cat(active, -1), self.down[experts], self.down_bias[experts])
 
     def factor(self, tangent: torch.Tensor, bias: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
         """silu(logmap0(expmap0(W₁u) ⊕_κ b₁)) on one factor of curvature k."""

@@ -7,9 +7,10 @@ expert i, Pᵢ its mean router probability, both over real tokens; 1 when balanc
 real tokens of logsumexp(logits)² (ST-MoE), which keeps the logits from drifting. Statistics: `expert_load`
 (each token's share of assignments per expert, (B, T, E)) and `router_entropy` (B, T).
 
-Dispatch is sparse: the (token, expert) assignments are sorted by expert and each expert that was chosen runs
-once on its tokens; an expert nobody chose is never called. The one host synchronisation is reading how many
-tokens each expert got, to cut the sorted batch.
+Dispatch is sparse: the (token, expert) assignments are sorted by expert, and each geometry's experts run in
+one batched computation (`ExpertGroup.run`), every expert on its own tokens, padded to the group's busiest
+expert; a geometry nobody chose is never run. The one host synchronisation is reading how many tokens each
+expert got, to size the padding.
 """
 
 from __future__ import annotations
@@ -167,8 +168,20 @@ class GeometricMoE(nn.Module):
             dropped[order[over]] = 1.0
             order, counts = order[~over], counts.clamp(max=capacity)
         tokens = order // top_k
+        ranked = experts[order]  # each assignment's expert, in sorted order
+        slot = torch.arange(order.shape[0], device=x.device) - (counts.cumsum(0) - counts)[ranked]
         sizes = counts.tolist()  # the one host sync
-        outputs = [self.expert(e, x[rows]) for e, rows in enumerate(tokens.split(sizes)) if sizes[e]]
+        outputs, start = [], 0
+        for group, first in zip(self.groups, self.first_expert, strict=True):
+            group_sizes = sizes[first : first + group.count]
+            taken, width = sum(group_sizes), max(group_sizes)
+            if not taken:
+                continue  # a geometry nobody chose is never run
+            rows = slice(start, start + taken)
+            cells = (ranked[rows] - first) * width + slot[rows]  # (expert, place) of each row, padded to `width`
+            padded = x.new_zeros(group.count * width, x.shape[-1]).index_copy(0, cells, x[tokens[rows]])
+            outputs.append(group.run(padded.view(group.count, width, -1)).flatten(0, 1)[cells])
+            start += taken
         combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
         return torch.zeros_like(x).index_add_(0, tokens, combined), dropped.view(-1, top_k).mean(-1)
 
