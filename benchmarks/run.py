@@ -29,6 +29,7 @@ SECTIONS = {
     "experts": ("benchmarks.experts_bench", "Mixture of geometric experts against dense Llamas"),
     "integrator": ("benchmarks.integrator_bench", "Integrator layers against a Llama of equal parameters"),
     "scaling": ("benchmarks.scaling_bench", "How each family's cost grows with sequence length and width"),
+    "mfu": ("benchmarks.mfu_bench", "Model FLOP utilisation of every family"),
     "eval": ("benchmarks.eval_bench", "Three families on the WordNet tasks of lm-evaluation-harness"),
     "compile": ("benchmarks.compile_bench", "Compiled against eager training (geolm train --compile)"),
     "terrain": ("benchmarks.terrain_bench", "Terrain analysis of MiniLM"),

@@ -24,8 +24,8 @@ LENGTHS = (128, 256, 512, 1024, 2048, 4096)
 WIDTHS = (64, 128, 256, 512)
 REFERENCE = "curvature (reference)"  # the curvature family with kernel "reference"
 # Left out where a step would take minutes and gigabytes: the reference keeps every length x length distance
-# for the backward pass, and the memory slots' read and write attend over the whole sequence.
-LONGEST = {REFERENCE: 2048, "mgm": 2048, "geo-mix-moe": 2048}
+# for the backward pass.
+LONGEST = {REFERENCE: 2048}
 COMPILED = ("llama", "curvature")  # measured again under torch.compile at every length
 BASE_WIDTH, BASE_LENGTH, STEP_TOKENS, HEAD_WIDTH, VOCAB = 128, 256, 4096, 32, 2048
 REPEATS = 3
@@ -123,16 +123,14 @@ WHY = {
     "each way); no length x length tensor is kept",
     REFERENCE: "the same scores computed at once, every length x length distance kept for the backward pass: "
     "work and memory that grow with the square of the length",
-    "mgm": "per token, routing to the top 2 of 7 experts, sorting the tokens by expert and combining them "
-    "back (dispatch), a cost that matrix products outgrow as the width grows; and the memory slots, whose read "
-    "is one masked attention of every token over all the sequence's tokens and every segment's slots, and whose "
-    "writes (one per 8 tokens) each attend over the whole sequence under a mask: work and memory that grow "
-    "with the square of the length (a read and write by blocks would grow linearly)",
+    "mgm": "per token, routing to the top 2 of 7 experts, sorting the tokens by expert, one batched run per "
+    "geometry and combining them back (dispatch), a cost that matrix products outgrow as the width grows; and "
+    "the memory slots, read and written by segment (each read over its segment's slots and tokens, each write "
+    "over its segment): work and memory linear in the length, with a loop over the segments",
     "inl": "per token, up to 4 iterations of the controller (all 4 in these untrained models), "
     "each iteration's activations kept for the backward; nothing per score, so attention's growing share "
     "shrinks its ratio as the sequence grows",
-    "geo-mix-moe": "curvature's per-score work, coordinate modulation, and the experts' dispatch and memory "
-    "slots, whose cost grows with the square of the length",
+    "geo-mix-moe": "curvature's per-score work, coordinate modulation, and the experts' dispatch and memory slots",
     "geo-mix-integrator": "curvature's per-score work, coordinate modulation, and the integrator's iterations",
 }
 GROWS = 1.15  # a ratio that grows by more than this from the first point to the last counts as growing faster

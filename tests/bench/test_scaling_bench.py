@@ -10,7 +10,7 @@ from geolm.experiments.leaderboard import FAMILIES
 
 def test_scaling_bench_measures_every_family_at_every_point(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(scaling_bench, "LENGTHS", (16, 32))
-    monkeypatch.setattr(scaling_bench, "LONGEST", {scaling_bench.REFERENCE: 16, "mgm": 16, "geo-mix-moe": 16})
+    monkeypatch.setattr(scaling_bench, "LONGEST", {scaling_bench.REFERENCE: 16, "mgm": 16})
     monkeypatch.setattr(scaling_bench, "WIDTHS", (32,))
     monkeypatch.setattr(scaling_bench, "BASE_WIDTH", 32)
     monkeypatch.setattr(scaling_bench, "BASE_LENGTH", 16)
