@@ -37,7 +37,9 @@ RepetitionPenalty = Annotated[
 Stop = Annotated[list[str] | None, typer.Option("--stop", help="end before this text (repeatable)")]
 Seed = Annotated[int | None, typer.Option("--seed", help="seed for reproducible sampling")]
 Greedy = Annotated[bool, typer.Option("--greedy", help="always take the likeliest token (no sampling)")]
-Device = Annotated[str | None, typer.Option("--device", help="cpu, cuda, cuda:1, ... (default: a GPU if any)")]
+Device = Annotated[
+    str | None, typer.Option("--device", help="cpu, cuda, cuda:1, mps, ... (default: a GPU, else MPS, else the CPU)")
+]
 Compile = Annotated[bool, typer.Option("--compile", help="torch.compile the forward (pays off for long generations)")]
 Stats = Annotated[
     bool, typer.Option("--stats", help="print what the model's parts report for each new token, and their means")
