@@ -214,7 +214,10 @@ def uptrain(
     steps: Annotated[int | None, typer.Option(help="optimizer steps per arm (default 200; quick: 4)")] = None,
     arms: Annotated[
         list[str] | None,
-        typer.Option(help="arms (repeatable): fine-tune, or families joined by commas (default: all four)"),
+        typer.Option(
+            help="arms (repeatable): fine-tune, or families joined by commas "
+            "(default: fine-tune, each family alone, coordinate,curvature)"
+        ),
     ] = None,
     data: Annotated[list[Path] | None, typer.Option(help="training files (default: the embedded corpus)")] = None,
 ) -> None:
