@@ -219,3 +219,20 @@ def test_wandb_tracker_runs_offline(tmp_path, blocks, monkeypatch):
     assert os.environ["WANDB_MODE"] == "offline"
     runs = list(tmp_path.rglob("offline-run-*"))
     assert runs and list(runs[0].rglob("*.wandb"))  # the run was recorded locally, nothing was sent
+
+
+def test_a_time_budget_fits_the_schedule_to_the_measured_steps(tmp_path, monkeypatch):
+    """A clock that advances one second a reading: the first step is left out, the next five take a second
+    each, so a 15-second budget read after six steps (six seconds gone) leaves room for nine more."""
+    import geolm.training.budget as budget_module
+
+    readings = iter(range(10_000))
+    monkeypatch.setattr(budget_module, "now", lambda: float(next(readings)))
+    args = tiny_args(steps=1000, warmup_steps=None, minutes=0.25)
+    result = train(tiny_model(), random_blocks(64), None, args, tmp_path)
+    assert result.step == 15 and len(result.losses) == 15
+    assert args.steps == 15 and args.warmup_steps == 1  # the warmup of a 15-step run, not of the 1000 guessed
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert {"step": 6, "event": "budget", "steps": 15} in records
+    with pytest.raises(ConfigError, match="minutes"):
+        tiny_args(minutes=0)

@@ -27,6 +27,9 @@ def train(
         None, help="sampling weight of each --data, in order (default: files equally, shards concatenated)"
     ),
     steps: int = typer.Option(1000, min=1, help="length of the whole schedule in optimizer steps"),
+    minutes: float | None = typer.Option(
+        None, min=0.01, help="train for this wall-clock budget: --steps fitted to it after a few timed steps"
+    ),
     out: Path | None = typer.Option(None, help="run directory (default runs/PRESET)"),
     resume: str | None = typer.Option(None, help="'auto' (OUT/last if present) or a checkpoint path"),
     seed: int = typer.Option(0, help="seed of initialisation, data order and sampling"),
@@ -101,6 +104,7 @@ def train(
         gradient_checkpointing=gradient_checkpointing,
         compile=compile,
         report_to=report_to or [],
+        minutes=minutes,
     )
     spec = api.RunSpec(
         preset=preset,

@@ -20,7 +20,9 @@ class TrainArgs:
     `save_every` and `log_every` of 0 disable the periodic action (the end of the run still evaluates,
     saves and logs). `warmup_steps` defaults to `default_warmup(steps)` and never exceeds `steps`. `quiet`
     leaves the console alone (no progress bar, no messages: a caller showing its own progress, such as an
-    experiment suite); metrics.jsonl and the trackers still get every record.
+    experiment suite); metrics.jsonl and the trackers still get every record. `minutes` trains for a
+    wall-clock budget: `steps` is then the schedule's first guess, fitted after a few timed steps to what
+    the budget allows (`geolm.training.budget`), with the warmup shortened to match.
     """
 
     steps: int = 1000
@@ -45,6 +47,7 @@ class TrainArgs:
     max_bad_steps: int = 8
     log_every: int = 10
     quiet: bool = False
+    minutes: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.report_to, str):
@@ -74,6 +77,7 @@ class TrainArgs:
             lambda v: v in MIXED_PRECISION,
             f"one of {MIXED_PRECISION}",
         )
+        _require("minutes", self.minutes, lambda v: v is None or v > 0, "None or a positive number of minutes")
         _require(
             "stop_after",
             self.stop_after,

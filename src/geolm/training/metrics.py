@@ -61,6 +61,10 @@ class RunLog:
         if numbers:
             self.accelerator.log(numbers, step=record["step"])
 
+    def set_total(self, steps: int) -> None:
+        """The run's new length (a schedule fitted to a time budget)."""
+        self.progress.update(self.task, total=steps)
+
     def advance(self, step: int, loss: float, tokens_per_s: float) -> None:
         self.progress.update(self.task, completed=step, loss=f"{loss:.4f}", tps=f"{tokens_per_s:,.0f}")
 

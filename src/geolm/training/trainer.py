@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import broadcast, set_seed
 from torch import nn
 
 from geolm.data.packing import IGNORE
@@ -27,7 +27,8 @@ from geolm.errors import CheckpointError, ConfigError, TrainingError
 from geolm.metrics import model_metrics
 from geolm.systems import register_training
 from geolm.training.accel import make_accelerator
-from geolm.training.args import TrainArgs
+from geolm.training.args import TrainArgs, default_warmup
+from geolm.training.budget import TimeBudget
 from geolm.training.checkpoint import (
     BEST,
     LAST,
@@ -231,11 +232,13 @@ class Trainer:
         self.lr = 0.0
         self.losses: dict[int, float] = {}
         self.log = RunLog(self.run_dir, self.accelerator, self.state.step, self.args.steps, quiet=self.args.quiet)
+        self.budget = TimeBudget(self.args.minutes * 60) if self.args.minutes else None
 
     def run(self) -> TrainResult:
         args = self.args
         tokens_per_step = args.batch_size * args.grad_accum * self.accelerator.num_processes * self.stream_block()
         self.model.train()
+        first_step = self.state.step
         try:
             with self.log:
                 while self.state.step < args.steps:
@@ -247,6 +250,8 @@ class Trainer:
                     tokens_per_s = tokens_per_step / max(time.perf_counter() - started, 1e-9)
                     self.state.step += 1
                     self.account(outcome, tokens_per_s)
+                    if self.budget is not None:
+                        self.fit_to_budget(self.state.step - first_step)
                     if self.on_step is not None:
                         self.on_step(self.state.step, self.losses[self.state.step])
                     self.maybe_evaluate_and_save()
@@ -265,6 +270,21 @@ class Trainer:
             best_checkpoint=existing_checkpoint(self.run_dir / BEST),
             skipped_steps=self.state.skipped_steps,
         )
+
+    def fit_to_budget(self, run: int) -> None:
+        """Once the probe steps are timed, make the schedule as long as the time budget allows (the same count
+        on every process: the main process's measurement is broadcast)."""
+        allowed = self.budget.steps_allowed(run, self.state.step)
+        if allowed is None:
+            return
+        agreed = torch.tensor([allowed], device=self.accelerator.device)
+        allowed = int(broadcast(agreed)[0]) if self.accelerator.num_processes > 1 else allowed
+        self.args.steps = allowed
+        self.args.warmup_steps = min(self.args.warmup_steps, default_warmup(allowed))
+        self.log.set_total(allowed)
+        minutes = f"{self.args.minutes:g}-minute"
+        self.log.say(f"step {self.state.step}: the {minutes} budget allows {allowed} steps; schedule fitted to them")
+        self.log.record({"step": self.state.step, "event": "budget", "steps": allowed})
 
     def say_resumed(self, ckpt: Path) -> None:
         """Where a resumed run picks up: the checkpoint, the step and the phase of that step."""
