@@ -84,7 +84,7 @@ test-next: $(STAMP) system
 		$(NEXT)/bin/python tools/caps.py report pyproject.toml $(NEXT)/results.xml; exit $$status
 
 demo: $(STAMP)
-	$(BIN)/geolm demo
+	$(BIN)/geolm demo --minutes 3
 
 # Recount the parameters `geolm presets` prints (a test fails when the shipped table is stale).
 presets-table: $(STAMP)

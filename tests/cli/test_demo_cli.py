@@ -36,6 +36,7 @@ def test_demo_trains_answers_and_analyses(tmp_path: Path) -> None:
     record = json.loads((out / "answers.json").read_text())
     assert record["score"]["questions"] == record["untrained_score"]["questions"] == 4
     assert "the asked word" in result.stdout and "untrained" in result.stdout
+    assert "geometric-llama-demo (the demo's preset for this device)" in result.stdout
 
     # Every answer is what greedy decoding by full forwards gives: broken cached decoding fails here.
     model, tokenizer = load_for_inference(out)
@@ -70,3 +71,14 @@ def test_a_second_demo_takes_a_new_run_directory(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "is a file, not a directory" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert list(out.iterdir()) == [out / "last"]  # nothing written into the earlier run
+
+
+def test_the_demo_picks_a_larger_preset_where_a_gpu_is(monkeypatch) -> None:
+    import torch
+
+    from geolm.experiments.demo import PRESETS, demo_preset
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert demo_preset() == PRESETS["cuda"] == "geometric-llama-10m"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert demo_preset() == "geometric-llama-demo"

@@ -20,15 +20,20 @@ def demo(
         Path("runs/demo"), help="run directory (taken: the demo uses the next free OUT-2, OUT-3...)"
     ),
     steps: int = typer.Option(360, help="optimizer steps (the default fits about 5 minutes on 2 CPU cores)"),
-    preset: str = typer.Option("geometric-llama-demo", help="model preset"),
+    minutes: float | None = typer.Option(
+        None, min=0.1, help="train for this many minutes instead of --steps (the schedule fitted to them)"
+    ),
+    preset: str | None = typer.Option(
+        None, help="model preset (default: geometric-llama-demo on a CPU, geometric-llama-10m on a GPU)"
+    ),
     seed: int = typer.Option(0, help="seed of everything"),
     questions: int = typer.Option(20, min=1, help="held-out questions to score (three are shown)"),
 ) -> None:
     """Train `preset` on the embedded WordNet corpus, then score its answers to held-out questions.
 
-    Example: geolm demo --steps 360
+    Example: geolm demo --minutes 5
     """
-    from geolm.experiments.demo import answer_with_untrained, train_demo_model
+    from geolm.experiments.demo import answer_with_untrained, demo_preset, train_demo_model
     from geolm.experiments.questions import answers_record, score
     from geolm.files import write_atomic
     from geolm.systems import answer_explainers
@@ -36,15 +41,18 @@ def demo(
     run_dir = free_run_dir(out)
     if run_dir != out:
         console.print(f"{out} already holds a run; this demo trains a new one in [bold]{run_dir}[/]", soft_wrap=True)
+    chosen = preset or demo_preset()
+    length = f"{minutes:g} minutes" if minutes else f"{steps} steps"
+    device = "" if preset else " (the demo's preset for this device)"
     console.print(
         Panel.fit(
-            f"Training [bold]{preset}[/] for {steps} steps on the embedded WordNet corpus "
+            f"Training [bold]{chosen}[/]{device} for {length} on the embedded WordNet corpus "
             "(definitions, dialogues, reasoning, minimal pairs).\nThe held-out questions below come from "
             "synsets that training never sees.",
             title="geolm demo",
         )
     )
-    model, tokenizer, best_val_loss = train_demo_model(run_dir, preset, steps, seed)
+    model, tokenizer, best_val_loss = train_demo_model(run_dir, chosen, steps, seed, minutes)
     answers, baseline = answer_with_untrained(model, tokenizer, questions, seed)
     for answer in answers[:3]:
         console.print(

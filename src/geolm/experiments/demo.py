@@ -10,18 +10,38 @@ from rich.console import Console
 console = Console(stderr=True)
 
 
-def train_demo_model(run_dir: Path, preset: str, steps: int, seed: int) -> tuple:
-    """The demo's recipe: a fresh tokenizer, `steps` steps of 16 x 128 tokens at lr 2e-3, the model's default
-    curriculum; returns the best checkpoint's model and tokenizer and its validation loss."""
+# The demo's preset by device: what two CPU cores train in minutes, and a larger one where a GPU is at hand.
+PRESETS = {"cpu": "geometric-llama-demo", "cuda": "geometric-llama-10m"}
+
+
+def demo_preset() -> str:
+    """The preset the demo trains on the device training would use."""
+    import torch
+
+    return PRESETS["cuda" if torch.cuda.is_available() else "cpu"]
+
+
+def train_demo_model(run_dir: Path, preset: str, steps: int, seed: int, minutes: float | None = None) -> tuple:
+    """The demo's recipe: a fresh tokenizer, `steps` steps (or as many as `minutes` allow) of 16 x 128 tokens at
+    lr 2e-3, the model's default curriculum; returns the best checkpoint's model and tokenizer and its
+    validation loss."""
     from geolm import api
 
     spec = api.RunSpec(
         preset=preset,
         out=run_dir,
         block_size=128,
-        max_train_tokens=steps * 16 * 128,  # one pass over fresh data, no more tokenizing than needed
+        # one pass over fresh data, no more tokenizing than needed; a time budget may take all the corpus
+        max_train_tokens=None if minutes else steps * 16 * 128,
         args=api.TrainArgs(
-            steps=steps, batch_size=16, lr=2e-3, warmup_steps=30, eval_every=120, save_every=0, seed=seed
+            steps=steps,
+            batch_size=16,
+            lr=2e-3,
+            warmup_steps=30,
+            eval_every=120,
+            save_every=0,
+            seed=seed,
+            minutes=minutes,
         ),
     )
     result = api.train(spec)
