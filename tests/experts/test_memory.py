@@ -90,12 +90,13 @@ def test_segment_blocks_equal_one_masked_attention_in_values_and_gradients(paddi
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
-def test_segment_blocks_equal_one_masked_attention_after_a_cached_chunk() -> None:
-    """A chunk that starts inside a segment whose first tokens are buffered, and runs across two boundaries."""
+@pytest.mark.parametrize("length", [3, 2 * SEGMENT])  # read by token (shorter than a segment) or by segment
+def test_segment_blocks_equal_one_masked_attention_after_a_cached_chunk(length: int) -> None:
+    """A chunk that starts inside a segment whose first tokens are buffered (and runs across two boundaries)."""
     layer = live_layer(1).eval()
     model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny"))
     cache = model.model.new_cache()
-    x = torch.randn(1, 5 + 2 * SEGMENT, layer.q_proj.in_features)
+    x = torch.randn(1, 5 + length, layer.q_proj.in_features)
 
     def context(start: int, stop: int) -> ForwardContext:
         positions = torch.arange(start, stop)[None]

@@ -148,20 +148,32 @@ class WorkingMemory(nn.Module):
     def read(
         self, x: torch.Tensor, cell: torch.Tensor, memories: list[torch.Tensor], grid: SegmentGrid, ctx: ForwardContext
     ) -> torch.Tensor:
-        """One attention per segment: each of its places sees the slots the segment began with and the
-        segment's tokens at its own and earlier places (the buffered ones included)."""
+        """Each token's attention over the slots its segment began with and the segment's tokens at its own and
+        earlier places (the buffered ones included): by segment, or by token for a chunk shorter than one
+        segment (decoding), where a segment's empty places would only be wasted queries."""
         bsz, steps, length = grid.present.shape
-        slots, cells = self.options.slots, steps * length
-        queries = scatter_cells(self.q_proj(x), cell, cells).view(bsz, steps, length, -1)
-        keys = torch.cat([self.slot_norm(torch.stack(memories, 1)), grid.tokens], 2)  # (B, S, M + L, width)
+        slots = self.slot_norm(torch.stack(memories, 1))  # (B, S, M, width)
         place = torch.arange(length, device=x.device)
-        sees_tokens = grid.present[:, :, None, :] & (place[:, None] >= place[None, :])  # (B, S, L, L)
-        allowed = torch.cat([sees_tokens.new_ones(bsz, steps, length, slots), sees_tokens], -1)
+        index = cell.clamp(max=steps * length - 1)  # a padding token reads some cell: its output is never used
+        if x.shape[1] < length:
+            step, row = index // length, torch.arange(bsz, device=x.device)[:, None]
+            keys = torch.cat([slots[row, step], grid.tokens[row, step]], 2)  # (B, T, M + L, width)
+            earlier = place <= (index % length)[..., None]
+            sees_tokens = (grid.present[row, step] & earlier).unsqueeze(2)  # (B, T, 1, L)
+            queries = self.q_proj(x).unsqueeze(2)  # (B, T, 1, width)
+        else:
+            keys = torch.cat([slots, grid.tokens], 2)  # (B, S, M + L, width)
+            sees_tokens = grid.present[:, :, None, :] & (place[:, None] >= place[None, :])  # (B, S, L, L)
+            queries = scatter_cells(self.q_proj(x), cell, steps * length).view(bsz, steps, length, -1)
+        sees_slots = sees_tokens.new_ones(*sees_tokens.shape[:-1], self.options.slots)
+        allowed = torch.cat([sees_slots, sees_tokens], -1)
         out, weights = self.attend(queries.flatten(0, 1), keys.flatten(0, 1), allowed.flatten(0, 1))
-        index = cell.clamp(max=cells - 1)  # a padding token reads some cell: its output is never used
-        share = weights[..., :slots].sum(-1).mean(1).reshape(bsz, cells)
-        ctx.add_stat(READ_SHARE, share.gather(1, index))
-        return out.reshape(bsz, cells, -1).gather(1, index[..., None].expand(-1, -1, out.shape[-1]))
+        share = weights[..., : self.options.slots].sum(-1).mean(1).reshape(bsz, -1)
+        out = out.reshape(bsz, -1, out.shape[-1])
+        if x.shape[1] >= length:  # back from the cells to the tokens
+            share, out = share.gather(1, index), out.gather(1, index[..., None].expand(-1, -1, out.shape[-1]))
+        ctx.add_stat(READ_SHARE, share)
+        return out
 
     def incoming(self, ctx: ForwardContext, x: torch.Tensor) -> SlotState:
         """The state the cache holds, or a fresh one: the initial slots and an empty segment 0."""
