@@ -14,7 +14,6 @@ from geolm.experts.options import GATED_GEOMETRIES
 from geolm.presets import PRESETS, register_preset
 
 MIXTURE = {"ffn": "geometric_moe", "recipe": "mgm"}
-DENSE = ("gate_proj", "up_proj", "down_proj")
 # Where the curved experts of an upcycled model start: the sigmoid that keeps |κ| below 2 has no gradient at
 # exactly 0, and at 1e-6 an optimiser still moves it while the experts compute SwiGLU to about 1e-6.
 UPCYCLED_KAPPA = 1e-6
@@ -42,14 +41,11 @@ def upcycle(model: Any, replaced: dict[str, Any]) -> None:
     """Start every new mixture of `model` from the dense feed-forward it replaced (`GeometricMoE.upcycle`),
     taking that feed-forward's weights out of `replaced`."""
     from geolm.experts.moe import GeometricMoE
+    from geolm.nn.baseline import SwiGLU
 
     for name, module in model.named_modules():
-        if not isinstance(module, GeometricMoE) or not any(p.is_meta for p in module.parameters()):
-            continue  # not a mixture, or one that came with the model's own weights
-        keys = [f"{name}.{proj}.weight" for proj in DENSE]
-        if not all(key in replaced for key in keys):
-            raise ConfigError(f"{name}: a new mixture of experts with no dense feed-forward to start from")
-        module.upcycle(*(replaced.pop(key) for key in keys))
+        if isinstance(module, GeometricMoE) and any(p.is_meta for p in module.parameters()):  # a new mixture
+            module.upcycle(**SwiGLU.take_weights(replaced, name, "a new mixture of experts"))
 
 
 register_preset(

@@ -13,7 +13,6 @@ from geolm.errors import ConfigError
 from geolm.presets import PRESETS, register_preset
 
 INTEGRATOR = {"ffn": "integrator", "recipe": "inl"}
-DENSE = ("gate_proj", "up_proj", "down_proj")
 
 
 def at_identity(config: GeoConfig) -> GeoConfig:
@@ -30,13 +29,12 @@ def at_identity(config: GeoConfig) -> GeoConfig:
 def upcycle(model: Any, replaced: dict[str, Any]) -> None:
     """Hand every new integrator layer's dense path the feed-forward weights it keeps, from `replaced`."""
     from geolm.integrator.layer import IntegratorFFN
+    from geolm.nn.baseline import SwiGLU
 
     for name, module in model.named_modules():
         if isinstance(module, IntegratorFFN) and module.options.dense_ffn and module.dense.up_proj.weight.is_meta:
-            keys = {f"{proj}.weight": f"{name}.{proj}.weight" for proj in DENSE}
-            if not all(key in replaced for key in keys.values()):
-                raise ConfigError(f"{name}: a new integrator layer with no dense feed-forward to keep")
-            module.dense.load_state_dict({own: replaced.pop(key) for own, key in keys.items()}, assign=True)
+            taken = SwiGLU.take_weights(replaced, name, "a new integrator layer")
+            module.dense.load_state_dict({f"{role}.weight": weight for role, weight in taken.items()}, assign=True)
 
 
 register_preset(

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from geolm.config import GeoConfig
+from geolm.errors import ConfigError
 from geolm.nn.context import ForwardContext
 from geolm.nn.layers import Linear, RMSNorm, apply_rotary
 from geolm.nn.options import PartOptions, boolean, option
@@ -151,3 +152,12 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
         return self.down_proj(F.silu(self.gate_proj(x, ctx)) * self.up_proj(x, ctx), ctx)
+
+    @classmethod
+    def take_weights(cls, weights: dict[str, torch.Tensor], prefix: str, taker: str) -> dict[str, torch.Tensor]:
+        """The projection weights of the SwiGLU block at `prefix` ({"gate_proj": ..., ...}), removed from
+        `weights` (a converted model's replaced weights, by name) for the new part `taker` that starts from them."""
+        keys = {role: f"{prefix}.{role}.weight" for role in cls.modulated_roles}
+        if not all(key in weights for key in keys.values()):
+            raise ConfigError(f"{prefix}: {taker} with no dense feed-forward to start from")
+        return {role: weights.pop(key) for role, key in keys.items()}
