@@ -155,7 +155,8 @@ class WorkingMemory(nn.Module):
         slots = self.slot_norm(torch.stack(memories, 1))  # (B, S, M, width)
         place = torch.arange(length, device=x.device)
         index = cell.clamp(max=steps * length - 1)  # a padding token reads some cell: its output is never used
-        if x.shape[1] < length:
+        by_token = x.shape[1] < length
+        if by_token:
             step, row = index // length, torch.arange(bsz, device=x.device)[:, None]
             keys = torch.cat([slots[row, step], grid.tokens[row, step]], 2)  # (B, T, M + L, width)
             earlier = place <= (index % length)[..., None]
@@ -164,13 +165,15 @@ class WorkingMemory(nn.Module):
         else:
             keys = torch.cat([slots, grid.tokens], 2)  # (B, S, M + L, width)
             sees_tokens = grid.present[:, :, None, :] & (place[:, None] >= place[None, :])  # (B, S, L, L)
-            queries = scatter_cells(self.q_proj(x), cell, steps * length).view(bsz, steps, length, -1)
+            queries = self.q_proj(x)
+            queries = scatter_cells(queries, cell, queries.new_zeros(bsz, steps * length, queries.shape[-1]))
+            queries = queries.view(bsz, steps, length, -1)
         sees_slots = sees_tokens.new_ones(*sees_tokens.shape[:-1], self.options.slots)
         allowed = torch.cat([sees_slots, sees_tokens], -1)
         out, weights = self.attend(queries.flatten(0, 1), keys.flatten(0, 1), allowed.flatten(0, 1))
         share = weights[..., : self.options.slots].sum(-1).mean(1).reshape(bsz, -1)
         out = out.reshape(bsz, -1, out.shape[-1])
-        if x.shape[1] >= length:  # back from the cells to the tokens
+        if not by_token:  # back from the cells to the tokens
             share, out = share.gather(1, index), out.gather(1, index[..., None].expand(-1, -1, out.shape[-1]))
         ctx.add_stat(READ_SHARE, share)
         return out
@@ -201,12 +204,9 @@ class SlotState:
 
     def add_tokens(self, tokens: torch.Tensor, take: torch.Tensor, places: torch.Tensor) -> None:
         """Put the tokens marked in `take` (B, T) into the buffer at `places` (B, T), their places in the segment."""
-        length = self.buffer.shape[1]
-        where = torch.where(take, places, length)  # place `length` is a sink for the other tokens
-        buffer = self.buffer.to(tokens.dtype)  # under autocast the projections give bf16
-        buffer = torch.cat([buffer, buffer[:, :1]], 1).scatter(1, where[..., None].expand_as(tokens), tokens)
-        self.buffer = buffer[:, :length]
-        self.filled = torch.cat([self.filled, self.filled[:, :1]], 1).scatter(1, where, take)[:, :length]
+        where = torch.where(take, places, self.buffer.shape[1])  # the other tokens go to the sink
+        self.buffer = scatter_cells(tokens, where, self.buffer.to(tokens.dtype))  # autocast's projections: bf16
+        self.filled = scatter_cells(take, where, self.filled)
 
 
 @dataclass
@@ -222,21 +222,21 @@ class SegmentGrid:
         return self.present[..., -1]
 
 
-def scatter_cells(values: torch.Tensor, cell: torch.Tensor, cells: int) -> torch.Tensor:
-    """`values` (B, T, …) put at their `cell` (B, T) of `cells` (B, cells, …); cell `cells` is a sink for the
-    tokens that have no place, and cells nobody took are zero."""
+def scatter_cells(values: torch.Tensor, cell: torch.Tensor, into: torch.Tensor) -> torch.Tensor:
+    """`into` (B, cells, …) with `values` (B, T, …) put at their `cell` (B, T); a cell past the last is a sink
+    for the tokens that have no place."""
     index = cell.view(*cell.shape, *[1] * (values.dim() - 2)).expand_as(values)
-    sink = values.new_zeros(values.shape[0], cells + 1, *values.shape[2:])
-    return sink.scatter(1, index, values)[:, :cells]
+    return torch.cat([into, into[:, :1]], 1).scatter(1, index, values)[:, : into.shape[1]]
 
 
 def segment_grid(tokens: torch.Tensor, real: torch.Tensor, cell: torch.Tensor, steps: int, state: SlotState):
-    """The chunk's real tokens at their cells, the open segment's buffered tokens joining segment 0."""
+    """The chunk's real tokens at their cells, over the open segment's buffered tokens in segment 0 (the
+    buffer holds that segment's earlier places, the chunk its later ones)."""
     bsz, _, width = tokens.shape
     length = state.buffer.shape[1]
-    grid = scatter_cells(tokens, cell, steps * length).view(bsz, steps, length, width)
-    present = scatter_cells(real, cell, steps * length).view(bsz, steps, length)
-    first = torch.where(state.filled[..., None], state.buffer.to(tokens.dtype), grid[:, 0])
-    grid = torch.cat([first[:, None], grid[:, 1:]], 1)
-    present = torch.cat([(present[:, 0] | state.filled)[:, None], present[:, 1:]], 1)
-    return SegmentGrid(grid, present)
+    later = (steps - 1) * length  # the cells of the segments after the open one: empty before the chunk's
+    grid = scatter_cells(
+        tokens, cell, torch.cat([state.buffer.to(tokens.dtype), tokens.new_zeros(bsz, later, width)], 1)
+    )
+    present = scatter_cells(real, cell, torch.cat([state.filled, state.filled.new_zeros(bsz, later)], 1))
+    return SegmentGrid(grid.view(bsz, steps, length, width), present.view(bsz, steps, length))
