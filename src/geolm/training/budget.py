@@ -26,16 +26,14 @@ class TimeBudget:
     seconds: float
     started: float = field(default_factory=lambda: now())
     first_done: float | None = None
-    fitted: bool = False
 
     def steps_allowed(self, run: int, step: int) -> int | None:
-        """After this process's `run`-th step (the run's `step`-th): the step count the budget allows, once,
-        when the probe ends; None before and after."""
+        """After this process's `run`-th step (the run's `step`-th; called after every step): the step count the
+        budget allows, once, when the probe ends; None before and after."""
         reading = now()
         if run == 1:
             self.first_done = reading
-        if self.fitted or run < 1 + PROBE:
+        if run != 1 + PROBE:
             return None
-        self.fitted = True
         per_step = (reading - self.first_done) / (run - 1)
         return step + max(0, int((self.seconds - (reading - self.started)) / per_step))
