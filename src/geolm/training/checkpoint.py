@@ -6,7 +6,7 @@ Layout of RUN_DIR/last/ and RUN_DIR/best/ (see docs/training.md):
     tokenizer files                                            tokenizer.save_pretrained, when given
     trainer_state/state.json       step, data position, best val loss, phase, vocab fingerprint, lr
     trainer_state/run_config.json  resolved train args, model config and curriculum
-    trainer_state/optimizer.pt     AdamW state (one file per rank when the optimizer is sharded)
+    trainer_state/optimizer.pt     AdamW state keyed by parameter name (gathered from every process under FSDP)
     trainer_state/scaler.pt        fp16 grad scaler, when used
     trainer_state/rng_<rank>.pt    python, numpy, torch (and cuda) RNG states of each process
 
@@ -30,14 +30,16 @@ from typing import Any
 import numpy as np
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DistributedType
 from safetensors.torch import load_file
 from torch import nn
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict, set_optimizer_state_dict
 from transformers.utils import logging as hf_logging
 
 from geolm.errors import CheckpointError
 
 LAST, BEST, STATE_DIR = "last", "best", "trainer_state"
+GATHERED = StateDictOptions(full_state_dict=True, cpu_offload=True)  # whole tensors on the CPU of the main process
+RESTORED = StateDictOptions(full_state_dict=True, strict=False)  # parameters frozen so far have no moments yet
 PHASE_PREFIX = "phase-"  # RUN_DIR/phase-<i>-<name>: the checkpoint a phase with `checkpoint: true` leaves
 
 logger = logging.getLogger(__name__)
@@ -129,14 +131,15 @@ def save_checkpoint(
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / STATE_DIR).mkdir(parents=True)
     accelerator.wait_for_everyone()
-    model_state = accelerator.get_state_dict(model)  # a collective under FSDP
+    raw_model = accelerator.unwrap_model(model)
+    model_state = without_aliases(accelerator.get_state_dict(model), raw_model)  # a collective under FSDP
+    optimizer_state = get_optimizer_state_dict(model, optimizer, options=GATHERED)  # a collective under FSDP
     try:
         torch.save(capture_rng(), tmp / STATE_DIR / f"rng_{accelerator.process_index}.pt")
-        if main or _optimizer_sharded(accelerator):
-            torch.save(optimizer.state_dict(), tmp / STATE_DIR / _optimizer_file(accelerator))
         if main:
+            torch.save(optimizer_state, tmp / STATE_DIR / "optimizer.pt")
             with quiet_hf_progress():
-                accelerator.unwrap_model(model).save_pretrained(tmp, state_dict=model_state)
+                raw_model.save_pretrained(tmp, state_dict=model_state)
             if tokenizer is not None:
                 tokenizer.save_pretrained(tmp)
             if accelerator.scaler is not None:
@@ -179,15 +182,20 @@ def read_checkpoint(ckpt: Path, model: nn.Module, tokenizer: Any) -> dict[str, A
     return state
 
 
-def restore_training_state(ckpt: Path, accelerator: Accelerator, optimizer: torch.optim.Optimizer) -> None:
-    """Optimizer, grad scaler and this process's RNG states; call after `accelerator.prepare`, last."""
+def restore_training_state(
+    ckpt: Path, accelerator: Accelerator, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> None:
+    """Optimizer, grad scaler and this process's RNG states; call after `accelerator.prepare`, last.
+
+    The optimizer state is keyed by parameter name and whole, so it resumes under any number of processes,
+    sharded or not: every process reads it and keeps its own part."""
     state_dir = ckpt / STATE_DIR
-    optimizer_file = state_dir / _optimizer_file(accelerator)
+    optimizer_file = state_dir / "optimizer.pt"
     if not optimizer_file.is_file():
         raise CheckpointError(f"{ckpt}: incomplete checkpoint, missing {optimizer_file.relative_to(ckpt)}")
     try:
-        optimizer.load_state_dict(torch.load(optimizer_file, weights_only=True))
-    except ValueError as err:
+        load_optimizer_state(accelerator.unwrap_model(model), model, optimizer, optimizer_file)
+    except (ValueError, KeyError, RuntimeError) as err:
         raise CheckpointError(f"{optimizer_file}: does not fit this optimizer ({err})") from None
     if accelerator.scaler is not None and (state_dir / "scaler.pt").is_file():
         accelerator.scaler.load_state_dict(torch.load(state_dir / "scaler.pt", weights_only=True))
@@ -196,6 +204,21 @@ def restore_training_state(ckpt: Path, accelerator: Accelerator, optimizer: torc
         restore_rng(torch.load(rng_file, weights_only=True))
     else:
         logger.warning("%s missing (different number of processes?): RNG states start from the seed", rng_file)
+
+
+def load_optimizer_state(
+    raw_model: nn.Module, model: nn.Module, optimizer: torch.optim.Optimizer, optimizer_file: Path
+) -> None:
+    """Load a name-keyed optimizer state into the (possibly sharded) optimizer.
+
+    torch first gives every trainable parameter moments by a zero step; those the file does not hold (for
+    parameters frozen so far) are dropped again, so their first real update is Adam's first, as without a resume.
+    """
+    saved = torch.load(optimizer_file, weights_only=True)
+    set_optimizer_state_dict(model, optimizer, saved, options=RESTORED)
+    for name, param in raw_model.named_parameters():
+        if name not in saved["state"]:
+            optimizer.state.pop(param, None)
 
 
 def load_weights(model: nn.Module, ckpt: Path) -> None:
@@ -233,13 +256,16 @@ def quiet_hf_progress() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def _optimizer_sharded(accelerator: Accelerator) -> bool:
-    """FSDP shards optimizer state, so each process saves its own part; DDP replicas are identical."""
-    return accelerator.distributed_type == DistributedType.FSDP
-
-
-def _optimizer_file(accelerator: Accelerator) -> str:
-    return f"optimizer_rank{accelerator.process_index}.pt" if _optimizer_sharded(accelerator) else "optimizer.pt"
+def without_aliases(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Drop the second name of a tied parameter: a state gathered under FSDP holds separate copies, which
+    `save_pretrained` (looking for shared storage) would not recognise as one weight."""
+    seen: set[int] = set()
+    aliases = set()
+    for name, param in model.named_parameters(remove_duplicate=False):
+        if id(param) in seen:
+            aliases.add(name)
+        seen.add(id(param))
+    return {name: tensor for name, tensor in state.items() if name not in aliases}
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

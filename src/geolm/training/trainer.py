@@ -139,7 +139,7 @@ def train(
     }
     model, optimizer = accelerator.prepare(model, optimizer)
     if ckpt is not None:
-        restore_training_state(ckpt, accelerator, optimizer)
+        restore_training_state(ckpt, accelerator, model, optimizer)
     trainer = Trainer(
         accelerator,
         model,
