@@ -55,17 +55,21 @@ def generation_speed(
 
 class TrainingStep:
     """One forward, backward and AdamW step of `model` on `tokens` (labels = inputs), called repeatedly;
-    `forward` runs the model (default: the model itself; a `torch.compile` of it, say)."""
+    `forward` runs the model (default: the model itself; a `torch.compile` of it, say), under autocast to
+    `autocast` where given (bf16 on a GPU, say)."""
 
-    def __init__(self, model, tokens: torch.Tensor, forward=None) -> None:
+    def __init__(self, model, tokens: torch.Tensor, forward=None, autocast: torch.dtype | None = None) -> None:
         self.model, self.tokens = model, tokens
         self.forward = model if forward is None else forward
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        self.autocast = autocast
 
     def __call__(self) -> None:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        self.forward(self.tokens, labels=self.tokens).loss.backward()
+        with torch.autocast(self.tokens.device.type, dtype=self.autocast, enabled=self.autocast is not None):
+            loss = self.forward(self.tokens, labels=self.tokens).loss
+        loss.backward()
         self.optimizer.step()
 
 
@@ -92,12 +96,14 @@ def _held_bytes(model, optimizer: torch.optim.Optimizer) -> int:
     return sum(t.numel() * t.element_size() for t in tensors)
 
 
-def peak_training_memory(model, tokens: torch.Tensor) -> int:
+def peak_training_memory(model, tokens: torch.Tensor, autocast: torch.dtype | None = None) -> int:
     """Peak bytes of tensors alive during one training step: the parameters and AdamW state held across steps,
     plus the step's own peak (activations, gradients). On CUDA it is the allocator's peak; on the CPU the
     running sum of the allocations and frees the profiler records per operator (a peak inside one operator
     is not seen). The step runs once untimed first, so the optimizer state exists."""
-    step = TrainingStep(model, tokens)
+    if tokens.device.type not in ("cuda", "cpu"):
+        raise ValueError(f"peak training memory is measured on CUDA or the CPU, not {tokens.device.type}")
+    step = TrainingStep(model, tokens, autocast=autocast)
     step()
     held = _held_bytes(model, step.optimizer)
     if tokens.is_cuda:
