@@ -87,14 +87,3 @@ def test_bad_config_names_the_file(checkpoint: Path, tmp_path: Path) -> None:
     config.write_text(config.read_text().replace('"hidden_size"', '"hiden_size"'))
     with pytest.raises(CheckpointError, match=r"config\.json: unknown config key 'hiden_size'"):
         load_for_inference(ckpt)
-
-
-@pytest.mark.parametrize(
-    ("cuda", "mps", "expected"), [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
-)
-def test_the_default_device_is_the_best_at_hand(monkeypatch, cuda: bool, mps: bool, expected: str) -> None:
-    from geolm.inference.loading import default_device
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
-    assert default_device() == torch.device(expected)

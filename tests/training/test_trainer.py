@@ -196,6 +196,15 @@ def test_bf16_autocast_and_gradient_checkpointing(tmp_path, blocks):
     assert plain.losses[1] != bf16.losses[1]  # autocast really ran in bfloat16
 
 
+def test_after_bf16_training_the_model_computes_in_float32_again(tmp_path, blocks):
+    model = tiny_model()
+    train(model, blocks, None, tiny_args(steps=2, mixed_precision="bf16"), tmp_path)
+    twin = tiny_model()
+    twin.load_state_dict(model.state_dict())
+    ids = blocks.input_ids[:2]
+    torch.testing.assert_close(model(ids).logits, twin(ids).logits, atol=1e-6, rtol=0)
+
+
 def test_trainer_module_exposes_one_entry_point():
     assert trainer_module.train is train
 

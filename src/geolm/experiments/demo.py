@@ -10,15 +10,15 @@ from rich.console import Console
 console = Console(stderr=True)
 
 
-# The demo's preset by device: what two CPU cores train in minutes, and a larger one where a GPU is at hand.
-PRESETS = {"cpu": "geometric-llama-demo", "cuda": "geometric-llama-10m"}
+# The demo's preset by device: what two CPU cores (or an Apple GPU) train in minutes, and a larger one on CUDA.
+PRESETS = {"cpu": "geometric-llama-demo", "mps": "geometric-llama-demo", "cuda": "geometric-llama-10m"}
 
 
 def demo_preset() -> str:
     """The preset the demo trains on the device training would use."""
-    import torch
+    from geolm.devices import default_device
 
-    return PRESETS["cuda" if torch.cuda.is_available() else "cpu"]
+    return PRESETS[default_device().type]
 
 
 def train_demo_model(run_dir: Path, preset: str, steps: int, seed: int, minutes: float | None = None) -> tuple:

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from geolm.devices import default_device, memory_device
 from geolm.experiments.measure import generation_speed, peak_training_memory, plus_minus, spread
 from geolm.experiments.reasoning_data import QUICK_DATA, RunOptions, heldout_loss, reasoning_data, shape_of
 from geolm.files import write_atomic, write_text_atomic
@@ -205,7 +206,7 @@ def run_leaderboard(options: LeaderboardOptions, out: Path, progress=print) -> d
     families: dict[str, dict] = {}
     runs: list[dict] = []
     tasks = task_manager(write_tasks(out / "tasks"), [], [TAG])  # one manager serves every evaluation
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # where the trainer puts the model
+    device = memory_device(default_device())  # where the trainer puts the model, if its memory can be measured
     for name, (config, width) in configs.items():
         torch.manual_seed(0)
         step_tokens = data.train.input_ids[: options.memory_batch].to(device)

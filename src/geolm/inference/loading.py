@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from geolm.devices import default_device
 from geolm.errors import CheckpointError, GeoError, InputError
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -37,13 +38,6 @@ def beside_checkpoint(checkpoint: str | Path, prefix: str) -> Path:
     resolves to (so a run's analyses stay in the run directory, not in the current one)."""
     resolved = resolve_checkpoint(checkpoint).resolve()
     return resolved.parent / f"{prefix}-{resolved.name}"
-
-
-def default_device() -> torch.device:
-    """The best device at hand, in accelerate's order: the first CUDA GPU, else Apple's MPS, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
 
 
 def resolve_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:

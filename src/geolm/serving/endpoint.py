@@ -22,7 +22,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from geolm.inference.loading import checked_checkpoint, default_device
+from geolm.devices import default_device
+from geolm.inference.loading import checked_checkpoint
 
 
 def error_body(message: str, param: str | None, code: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import torch
 from threadpoolctl import threadpool_limits
 from transformers import PreTrainedModel
 
+from geolm.devices import default_device
 from geolm.errors import CheckpointError, ConfigError
 from geolm.terrain.batteries import BATTERIES, BatteryResult
 from geolm.terrain.batteries.base import NOT_APPLICABLE
@@ -103,7 +104,7 @@ def analyze(
     names = select_batteries(batteries)
     selector = LayerSelector(layers)
     loaded = resolve(model_or_path, tokenizer)
-    dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device) if device else default_device()
     loaded.model.to(dev)
     ctx = TerrainContext(
         loaded=loaded,

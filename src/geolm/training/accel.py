@@ -14,6 +14,7 @@ from accelerate.tracking import get_available_trackers
 from accelerate.utils import DistributedDataParallelKwargs, LoggerType, ProjectConfiguration, TorchDynamoPlugin
 
 from geolm.compiling import check_compile
+from geolm.devices import default_device
 from geolm.errors import ConfigError, unknown_names
 from geolm.training.args import TrainArgs
 
@@ -39,9 +40,8 @@ def make_accelerator(args: TrainArgs, run_dir: Path, find_unused: bool = False) 
     no network is assumed, and `wandb sync` uploads later.
     """
     check_trackers(args.report_to)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.compile:
-        check_compile(device)
+        check_compile(default_device())
     if "wandb" in args.report_to:
         os.environ.setdefault("WANDB_MODE", "offline")
         os.environ.setdefault("WANDB_DIR", str(run_dir))

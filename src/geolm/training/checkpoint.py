@@ -8,7 +8,7 @@ Layout of RUN_DIR/last/ and RUN_DIR/best/ (see docs/training.md):
     trainer_state/run_config.json  resolved train args, model config and curriculum
     trainer_state/optimizer.pt     AdamW state keyed by parameter name (gathered from every process under FSDP)
     trainer_state/scaler.pt        fp16 grad scaler, when used
-    trainer_state/rng_<rank>.pt    python, numpy, torch (and cuda) RNG states of each process
+    trainer_state/rng_<rank>.pt    python, numpy, torch (and CUDA or MPS) RNG states of each process
 
 A checkpoint is assembled in a hidden temp dir beside its final place, then swapped in by renames, so a
 process that dies mid-save leaves the previous checkpoint whole. Torch files hold only tensors and Python
@@ -101,6 +101,8 @@ def capture_rng() -> dict[str, Any]:
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         states["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():
+        states["mps"] = torch.mps.get_rng_state()
     return states
 
 
@@ -112,6 +114,8 @@ def restore_rng(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+    if "mps" in states and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(states["mps"])
 
 
 def save_checkpoint(

@@ -261,6 +261,9 @@ class Trainer:
                 plot_losses(self.run_dir)
         finally:
             self.accelerator.end_training()
+            # mixed precision wrapped the caller's model's forward in autocast: after training it computes in
+            # its own precision again (decoding, evaluation and saving in float32 see float32 logits)
+            self.accelerator.unwrap_model(self.model, keep_fp32_wrapper=False)
         return TrainResult(
             step=self.state.step,
             losses=self.losses,

@@ -72,7 +72,7 @@ def run(ctx: TerrainContext) -> BatteryResult:
             for layer, h in enumerate(states):
                 name = f"{stack}.hidden.{layer}"
                 if ctx.selector.accepts(name, layer):
-                    h_np = h[0].double().cpu().numpy()
+                    h_np = h[0].cpu().double().numpy()  # MPS has no float64
                     per_sequence.append(
                         {
                             "stack": stack,

@@ -283,7 +283,7 @@ def norm_frame(ctx: TerrainContext) -> pd.DataFrame:
     for name, param in ctx.loaded.model.named_parameters():
         pn = classify(name)
         if pn.kind == "norm" and name.endswith("weight") and param.ndim == 1 and ctx.selector.accepts(name, pn.layer):
-            w = param.detach().double().cpu().numpy()
+            w = param.detach().cpu().double().numpy()
             rows.append(
                 {
                     "name": name,
@@ -310,7 +310,7 @@ def position_bias_frame(ctx: TerrainContext) -> pd.DataFrame:
         pn = classify(name)
         if pn.kind != "position_bias" or param.ndim != 2:
             continue
-        bias = param.detach().double().cpu().numpy()
+        bias = param.detach().cpu().double().numpy()
         buckets = np.arange(bias.shape[0])
         half = max(bias.shape[0] // 2, 2)
         for h in range(bias.shape[1]):

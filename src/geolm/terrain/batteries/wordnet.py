@@ -149,7 +149,7 @@ def run(ctx: TerrainContext) -> BatteryResult:
         return BatteryResult(
             {"wordnet": skipped(f"skipped: only {matched.counts['used']} lemmas tokenise", **matched.counts)}
         )
-    weight = loaded.model.get_input_embeddings().weight.detach().double().cpu().numpy()
+    weight = loaded.model.get_input_embeddings().weight.detach().cpu().double().numpy()
     reps = {
         "static": unit_rows(pooled_rows(weight, matched.ids)),
         "contextual": unit_rows(contextual_vectors(loaded, matched.texts)),
