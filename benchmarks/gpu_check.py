@@ -105,15 +105,16 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def counting_blocks(rows: int, length: int, vocab: int, seed: int):
-    """Rows that count on from a random start by a random stride (mod the vocabulary, above the special ids):
-    learnable in a few hundred steps, so a falling loss means the step works."""
+def counting_blocks(rows: int, length: int, vocab: int, seed: int, span: int = 256):
+    """Rows that count on from a random start by a random stride, modulo `span` token ids above the special
+    ones: learnable in a few dozen steps whatever the vocabulary, so a falling loss means the step works."""
     from geolm.data.blocks import TokenBlocks
 
+    span = min(span, vocab - 3)
     generator = torch.Generator().manual_seed(seed)
-    start = torch.randint(0, vocab - 3, (rows, 1), generator=generator)
+    start = torch.randint(0, span, (rows, 1), generator=generator)
     stride = torch.randint(1, 8, (rows, 1), generator=generator)
-    ids = 3 + (start + stride * torch.arange(length)) % (vocab - 3)
+    ids = 3 + (start + stride * torch.arange(length)) % span
     return TokenBlocks(ids, ids.clone())
 
 

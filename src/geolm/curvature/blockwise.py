@@ -137,12 +137,15 @@ def compiled(step: Callable) -> Callable:
 def sign_groups(kappa: torch.Tensor, fused: bool = False) -> list[tuple[bool | None, torch.Tensor | None]]:
     """(spherical, heads) for each sign of κ present; heads is None when every head has that sign.
 
-    Compiled steps take every head at once (spherical None): a fused loop computes both forms of the distance
-    at little cost, and one group keeps every step's shapes alike.
+    Compiled steps take every head at once with both forms (spherical None), whatever the signs: a fused loop
+    computes both at little cost, one compiled variant serves every step (a κ crossing 0 compiles nothing new)
+    and the signs need not be read on the host.
     """
+    if fused:
+        return [(None, None)]
     signs = (kappa > 0).flatten().tolist()
-    if len(set(signs)) == 1 or fused:
-        return [(signs[0] if len(set(signs)) == 1 else None, None)]
+    if len(set(signs)) == 1:
+        return [(signs[0], None)]
     return [
         (sign, torch.tensor([h for h, s in enumerate(signs) if s == sign], device=kappa.device))
         for sign in (False, True)

@@ -151,11 +151,15 @@ class GeometricMoE(nn.Module):
         ctx.add_router_logits(logits)
         return out.view(bsz, seq, hidden)
 
+    @torch.compiler.disable
     def dispatch(
         self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor, capacity_factor: float = 0.0
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Σ over each token's chosen experts of weight · expert(token), running only the chosen experts, and
-        the share of each token's assignments dropped for want of capacity (N,)."""
+        the share of each token's assignments dropped for want of capacity (N,).
+
+        Under torch.compile this runs eagerly: how many rows each expert gets is known only at run time, and
+        tracing it would recompile for every new busiest-expert width."""
         top_k, num = self.options.top_k, self.options.num_experts
         experts = chosen.reshape(-1)
         order = experts.argsort(stable=True)
