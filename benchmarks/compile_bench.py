@@ -1,4 +1,5 @@
-"""`geolm train --compile` against eager training, through the trainer itself, for three families."""
+"""`geolm train --compile` against eager training, through the trainer itself, for five families; and the
+integrator's compiled time against the compiled llama of equal parameters (issue goal: at most 3.5x)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ from geolm import GeoConfig, GeoForCausalLM
 from geolm.data import TokenBlocks
 from geolm.training import TrainArgs, train
 
-FAMILIES = {"baseline": "llama-10m", "coordinate": "geometric-llama-10m", "curvature": "curvature-small"}
+FAMILIES = {
+    "baseline": "llama-10m",
+    "coordinate": "geometric-llama-10m",
+    "curvature": "curvature-small",
+    "integrator": "inl-small",
+    "experts": "mgm-small",
+}
 BATCH, BLOCK, STEPS, SKIP = 8, 256, 14, 4  # the first SKIP steps (compilation, warm-up) are not timed
 
 
@@ -39,6 +46,9 @@ def run() -> dict:
             eager = tokens_per_s(preset, False, Path(root))
             compiled = tokens_per_s(preset, True, Path(root))
             result[family] = {"preset": preset, "eager": eager, "compiled": compiled, "speedup": compiled / eager}
+    result["integrator_vs_llama"] = {
+        mode: result["baseline"][mode] / result["integrator"][mode] for mode in ("eager", "compiled")
+    }
     return result
 
 
@@ -52,4 +62,15 @@ def markdown(result: dict) -> str:
     for family in FAMILIES:
         r = result[family]
         lines.append(f"| {family} | {r['preset']} | {r['eager']:.0f} | {r['compiled']:.0f} | {r['speedup']:.2f}x |")
+    ratio = result["integrator_vs_llama"]
+    lines += [
+        "",
+        f"inl-small against llama-10m (equal parameters): {ratio['eager']:.2f}x the training time eager, "
+        f"{ratio['compiled']:.2f}x compiled (goal: at most 3.5x; "
+        f"{'met' if ratio['compiled'] <= 3.5 else 'not met'}). Compiled, the iteration loop is part of the "
+        "model's one graph. What bounds it is the work: in training every token runs all 10 iterations, whose "
+        "controller products make inl-small's matrix FLOPs per step 3.97 times llama-10m's (FlopCounterMode, "
+        "one 256-token row), so 3.5x would need a higher FLOP rate than llama's. The experts' dispatch runs "
+        "eagerly inside a compiled model (its sizes are known only at run time).",
+    ]
     return "\n".join(lines)
