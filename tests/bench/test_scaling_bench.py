@@ -11,7 +11,8 @@ from geolm.experiments.leaderboard import FAMILIES
 def test_scaling_bench_measures_every_family_at_every_point(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(scaling_bench, "LENGTHS", (16, 32))
     monkeypatch.setattr(scaling_bench, "LONGEST", {scaling_bench.REFERENCE: 16, "mgm": 16})
-    monkeypatch.setattr(scaling_bench, "WIDTHS", (32,))
+    monkeypatch.setattr(scaling_bench, "WIDTHS", (64,))
+    monkeypatch.setattr(scaling_bench, "WIDEST", {"inl": 32})
     monkeypatch.setattr(scaling_bench, "BASE_WIDTH", 32)
     monkeypatch.setattr(scaling_bench, "BASE_LENGTH", 16)
     monkeypatch.setattr(scaling_bench, "STEP_TOKENS", 64)
@@ -22,9 +23,10 @@ def test_scaling_bench_measures_every_family_at_every_point(tmp_path, monkeypatc
     # compiling takes a minute a model; the compiled step itself is what `geolm train --compile` runs (tested)
     monkeypatch.setattr(scaling_bench, "measure_compiled", lambda length: {"llama": 100.0, "curvature": 50.0})
     result = scaling_bench.run()
-    assert list(result["lengths"]) == [16, 32] and list(result["widths"]) == [32]
+    assert list(result["lengths"]) == [16, 32] and list(result["widths"]) == [64]
     every = [*FAMILIES, scaling_bench.REFERENCE]
-    assert list(result["lengths"][16]) == every and list(result["widths"][32]) == every
+    assert list(result["lengths"][16]) == every
+    assert list(result["widths"][64]) == [name for name in every if name != "inl"]
     assert list(result["lengths"][32]) == [name for name in every if name not in scaling_bench.LONGEST]
     for points in (result["lengths"], result["widths"]):
         for row in points.values():
@@ -32,4 +34,5 @@ def test_scaling_bench_measures_every_family_at_every_point(tmp_path, monkeypatc
     table = scaling_bench.markdown(result)
     assert "| llama | " in table and "(1.00x)" in table and "| geo-mix-moe | " in table
     assert "| mgm | " in table and "not run" in table and "compiled ≤ 1.5x: not met at 16 (2.00x), 32 (2.00x)" in table
+    assert "inl past width 32" in table
     assert (tmp_path / "scaling.png").read_bytes()[:4] == b"\x89PNG"
