@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
+from geolm.devices import memory_device
+
 
 def spread(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (NaN for one value)."""
@@ -101,7 +103,7 @@ def peak_training_memory(model, tokens: torch.Tensor, autocast: torch.dtype | No
     plus the step's own peak (activations, gradients). On CUDA it is the allocator's peak; on the CPU the
     running sum of the allocations and frees the profiler records per operator (a peak inside one operator
     is not seen). The step runs once untimed first, so the optimizer state exists."""
-    if tokens.device.type not in ("cuda", "cpu"):
+    if memory_device(tokens.device) != tokens.device:
         raise ValueError(f"peak training memory is measured on CUDA or the CPU, not {tokens.device.type}")
     step = TrainingStep(model, tokens, autocast=autocast)
     step()
