@@ -43,6 +43,7 @@ import torch  # noqa: E402
 
 from benchmarks.common import interleaved, machine, matmul_peak_flops  # noqa: E402
 from benchmarks.mfu_bench import step_flops  # noqa: E402
+from geolm.testing import cached_and_full_logits  # noqa: E402
 
 FAMILIES = ("llama", "geometric-llama", "curvature", "mgm", "inl", "geo-mix-moe", "geo-mix-integrator")
 PRECISIONS = ("bf16", "fp16")
@@ -144,11 +145,11 @@ def train_check(family: str, precision: str, size: Size, run_dir: Path) -> dict:
         log_every=1,
         quiet=True,
     )
-    graphs: dict[int, int] = {}
+    warm_graphs: list[int] = []  # the count after the warm-up steps
 
     def on_step(step: int, loss: float) -> None:
         if step == WARMUP_STEPS:
-            graphs["warm"] = graphs_compiled()
+            warm_graphs.append(graphs_compiled())
 
     if device() == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -157,6 +158,7 @@ def train_check(family: str, precision: str, size: Size, run_dir: Path) -> dict:
     seconds = time.perf_counter() - started
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     overflow = sum(1 for r in records if r.get("overflow"))
+    graphs = graphs_compiled()
     losses = [v for _, v in sorted(result.losses.items()) if math.isfinite(v)]
     window = max(len(losses) // 10, 1)
     first, last = sum(losses[:window]) / window, sum(losses[-window:]) / window
@@ -169,11 +171,11 @@ def train_check(family: str, precision: str, size: Size, run_dir: Path) -> dict:
         "last_loss": last,
         "skipped": result.skipped_steps,
         "overflow": overflow,
-        "new_graphs": graphs_compiled() - graphs.get("warm", 0),
-        "graphs": graphs_compiled(),
+        "new_graphs": graphs - (warm_graphs[0] if warm_graphs else 0),
+        "graphs": graphs,
         "seconds": seconds,
         "peak_gib": torch.cuda.max_memory_allocated() / 2**30 if device() == "cuda" else None,
-        **decoding_check(model, data.input_ids[:2, : size.block_size // 2], size.new_tokens),
+        **decoding_check(model, size.block_size // 2, size.new_tokens),
     }
     row["passed"] = (
         last < 0.8 * first
@@ -186,24 +188,12 @@ def train_check(family: str, precision: str, size: Size, run_dir: Path) -> dict:
 
 
 @torch.no_grad()
-def decoding_check(model, prompt: torch.Tensor, new_tokens: int) -> dict:
-    """Greedy decoding with the KV cache against one full forward of the prompt and the generated tokens."""
-    model.eval().float()
-    prompt = prompt.to(model.device)
-    generated = model.generate(
-        prompt,
-        attention_mask=torch.ones_like(prompt),
-        max_new_tokens=new_tokens,
-        min_new_tokens=new_tokens,
-        do_sample=False,
-        output_logits=True,
-        return_dict_in_generate=True,
-        pad_token_id=model.config.pad_token_id,
-    )
-    cached = torch.stack(generated.logits, dim=1).float()
-    full = model(generated.sequences, use_cache=False).logits[:, prompt.shape[1] - 1 : -1].float()
-    difference = float((cached - full).abs().max())
-    same_tokens = bool(torch.equal(full.argmax(-1), generated.sequences[:, prompt.shape[1] :]))
+def decoding_check(model, prompt_length: int, new_tokens: int) -> dict:
+    """Greedy decoding with the KV cache against one full forward of the same tokens (`geolm.testing`), in
+    float32 on the model's device."""
+    sequences, cached, full = cached_and_full_logits(model.float(), prompt_length, new_tokens)
+    difference = float((cached.float() - full.float()).abs().max())
+    same_tokens = bool(torch.equal(full.argmax(-1), sequences[:, prompt_length:]))
     return {"decode_max_diff": difference, "decode_equal": same_tokens and difference <= DECODE_ATOL}
 
 
@@ -369,8 +359,8 @@ def main() -> None:
     unknown = [name for name in families if name not in FAMILIES]
     if unknown or not families:
         parser.error(f"--families: unknown {unknown}; choose from {', '.join(FAMILIES)}")
-    started = time.perf_counter()
-    print(f"gpu check ({args.size}) on {environment()['device']}", flush=True)
+    started, where = time.perf_counter(), environment()
+    print(f"gpu check ({args.size}) on {where['device']}", flush=True)
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as work:
         checks = run_checks(args.size, families, args.jobs, Path(work))
     print("  throughput", flush=True)
@@ -378,14 +368,15 @@ def main() -> None:
         "command": "python benchmarks/gpu_check.py " + shlex.join(sys.argv[1:]),
         "date": dt.date.today().isoformat(),
         "size": args.size,
-        "environment": environment(),
+        "environment": where,
         "checks": checks,
         "throughput": throughput(args.size, ["llama", *[f for f in families if f != "llama"]]),
     }
     report["seconds"] = time.perf_counter() - started
-    args.out.write_text(markdown(report))
+    text = markdown(report)
+    args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2))
-    print(markdown(report))
+    print(text)
     failed = [f"{row['family']} {row['precision']}" for row in checks if not (row["passed"] or needs_cuda(row))]
     if failed:
         raise SystemExit(f"gpu check: {len(failed)} check(s) failed: {', '.join(failed)} (see {args.out})")

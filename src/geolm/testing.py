@@ -11,7 +11,7 @@ from transformers import PreTrainedModel
 
 def _random_tokens(model: PreTrainedModel, batch: int, length: int, seed: int) -> torch.Tensor:
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, model.config.vocab_size, (batch, length), generator=generator)
+    return torch.randint(0, model.config.vocab_size, (batch, length), generator=generator).to(model.device)
 
 
 @torch.no_grad()
@@ -46,13 +46,37 @@ def assert_cache_matches_forward(
     num_beams: int = 1,
     left_padding: int = 0,
 ) -> torch.Tensor:
-    """`generate()` with the KV cache gives, at every step, the logits of one full forward over the same tokens.
+    """`generate()` with the KV cache gives, at every step, the logits of one full forward over the same tokens
+    (`cached_and_full_logits` says how they are compared). Returns the generated sequences so callers can
+    check more.
+    """
+    sequences, cached, full = cached_and_full_logits(
+        model, prompt_length, new_tokens, batch, seed, num_beams, left_padding
+    )
+    diff = (cached.float() - full.float()).abs().max().item()
+    if diff > atol:
+        where = f"beam search ({num_beams} beams)" if num_beams > 1 else "greedy decoding"
+        padded = f", left padding {left_padding}" if left_padding else ""
+        raise AssertionError(f"cached {where}{padded} differs from a full forward by {diff:.3g} (> {atol})")
+    return sequences
+
+
+def cached_and_full_logits(
+    model: PreTrainedModel,
+    prompt_length: int = 5,
+    new_tokens: int = 7,
+    batch: int = 2,
+    seed: int = 0,
+    num_beams: int = 1,
+    left_padding: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The sequences `generate()` makes with the KV cache from random prompts, the logits it used at every step,
+    and the logits of one full forward over the same tokens at those positions, each (B * beams, new_tokens, V).
 
     Greedy (`num_beams=1`) or beam search; `left_padding` > 0 pads the first prompt that many tokens on the left,
     as a batch of prompts of unequal length is. For beam search each returned sequence is followed back
     through `beam_indices` to the cache row that produced each of its tokens. The reference never calls
     `generate()`, so a fault shared by the cached and uncached paths of `generate()` cannot hide.
-    Returns the generated sequences so callers can check more.
     """
     model.eval()
     prompt = _random_tokens(model, batch, prompt_length, seed)
@@ -81,19 +105,14 @@ def assert_cache_matches_forward(
         rows = out.beam_indices[:, :new_tokens]
         if bool((rows < 0).any()):
             raise AssertionError("a beam ended early although no end token was set")
-        steps = steps[rows, torch.arange(new_tokens)[None, :]]
+        steps = steps[rows, torch.arange(new_tokens, device=steps.device)[None, :]]
     if out.sequences.shape[1] != prompt_length + new_tokens:
         raise AssertionError(f"expected {new_tokens} new tokens, got {out.sequences.shape[1] - prompt_length}")
     full_mask = torch.cat(
         [mask.repeat_interleave(num_beams, dim=0), torch.ones_like(out.sequences[:, prompt_length:])], 1
     )
     full = model(out.sequences, attention_mask=full_mask, use_cache=False).logits[:, prompt_length - 1 : -1]
-    diff = (steps.float() - full.float()).abs().max().item()
-    if diff > atol:
-        where = f"beam search ({num_beams} beams)" if num_beams > 1 else "greedy decoding"
-        padded = f", left padding {left_padding}" if left_padding else ""
-        raise AssertionError(f"cached {where}{padded} differs from a full forward by {diff:.3g} (> {atol})")
-    return out.sequences
+    return out.sequences, steps, full
 
 
 @torch.no_grad()
