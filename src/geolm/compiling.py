@@ -6,7 +6,10 @@ model; generation compiles the model's forward with dynamic shapes, since the ca
 
 from __future__ import annotations
 
+import functools
 import shutil
+import warnings
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -34,3 +37,28 @@ def compile_for_generation(model: nn.Module) -> nn.Module:
     check_compile(next(model.parameters()).device)
     model.forward = torch.compile(model.forward, dynamic=True)
     return model
+
+
+@functools.cache
+def compiled(step: Callable) -> Callable:
+    """`step` compiled with dynamic shapes, or `step` itself, with a warning, if the compiler fails on it (the
+    eager step computes the same numbers). For pieces of a model that are compiled on their own: the blocks of
+    curvature attention, the experts of one geometry.
+
+    Each mix of the step's Python-level inputs (flags, module types) and of inference and training tensors is
+    a variant of its own, more than dynamo's default limit of recompilations allows.
+    """
+    fast, failed = torch.compile(step, dynamic=True), []
+
+    def run(*args):
+        if failed:
+            return step(*args)
+        try:
+            with torch._dynamo.config.patch(recompile_limit=64):
+                return fast(*args)
+        except Exception as error:  # a compiler bug must not stop a run that the eager step can carry on
+            failed.append(error)
+            warnings.warn(f"compiling {step.__name__} failed ({error!r:.200}); running it eagerly", stacklevel=2)
+            return step(*args)
+
+    return run

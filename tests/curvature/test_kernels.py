@@ -4,8 +4,6 @@ heads, rows that see nothing included; and a model is causal and decodes from it
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 import torch
 
@@ -141,26 +139,6 @@ def test_the_compiled_backward_equals_the_eager_one() -> None:
         grads.append(torch.autograd.grad((out * out).sum(), leaves))
     for ours, theirs in zip(*grads, strict=True):
         assert_relative(ours, theirs, 1e-5, "compiled gradient")
-
-
-def test_a_compiler_failure_falls_back_to_the_eager_step(monkeypatch) -> None:
-    def broken(step, **_):
-        def fail(*args):
-            raise RuntimeError("the compiler broke")
-
-        return fail
-
-    monkeypatch.setattr(torch, "compile", broken)
-
-    def double(x: torch.Tensor) -> torch.Tensor:
-        return 2 * x
-
-    step = blockwise.compiled.__wrapped__(double)
-    with pytest.warns(UserWarning, match="compiling double failed.*the compiler broke"):
-        assert step(torch.ones(2)).tolist() == [2.0, 2.0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # it warns once, then runs eagerly
-        assert step(torch.ones(1)).tolist() == [2.0]
 
 
 @pytest.mark.slow

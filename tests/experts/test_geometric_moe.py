@@ -4,6 +4,7 @@ router's losses and statistics go through the parts channel."""
 import pytest
 import torch
 import torch.nn.functional as F
+from torch._dynamo.utils import counters
 
 from geolm import GeoConfig, GeoForCausalLM
 from geolm.errors import ConfigError
@@ -71,7 +72,8 @@ def test_a_geometry_nobody_chose_is_never_run(monkeypatch) -> None:
     monkeypatch.setattr(layer, "route", only_the_first_two)
     for index, group in enumerate(layer.groups):
         run = group.run
-        monkeypatch.setattr(group, "run", lambda rows, run=run, index=index: called.append((index, rows)) or run(rows))
+        spy = lambda rows, run=run, index=index, **_: called.append((index, rows)) or run(rows)  # noqa: E731
+        monkeypatch.setattr(group, "run", spy)
     layer(x, context(6))
     assert [index for index, _ in called] == [0]  # one batched run of the one geometry chosen
     (_, padded), chosen = called[0], only_the_first_two(x[0])[1]
@@ -179,6 +181,33 @@ def test_every_geometry_gives_finite_values_and_gradients_also_under_bf16_autoca
     assert half.dtype == torch.bfloat16 and torch.isfinite(half.float()).all()
 
 
+def values_and_gradients(layer: GeometricMoE, x: torch.Tensor) -> list[torch.Tensor]:
+    out = layer(x, context(x.shape[1]))
+    return [out, *torch.autograd.grad(out.pow(2).sum(), [x, *layer.parameters()])]
+
+
+@pytest.mark.slow
+def test_compiled_experts_equal_eager_ones_in_value_and_gradient() -> None:
+    geometries = ["hyperbolic", "lorentz", "complex"]  # complex stays eager (not compilable)
+    x = torch.randn(2, 7, 64, requires_grad=True)
+    eager = values_and_gradients(moe(geometries=geometries, experts_implementation="eager"), x)
+    graphs = counters["stats"]["unique_graphs"]
+    fused = values_and_gradients(moe(geometries=geometries, experts_implementation="compiled"), x)
+    assert counters["stats"]["unique_graphs"] - graphs >= 2  # the two compilable geometries ran compiled
+    for ours, theirs in zip(fused, eager, strict=True):
+        torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("implementation", "compiling", "fused"), [("auto", False, False), ("auto", True, True)])
+def test_auto_compiles_the_experts_when_the_model_is_compiled(monkeypatch, implementation, compiling, fused) -> None:
+    layer, seen = moe(experts_implementation=implementation), []
+    dispatch = layer.dispatch
+    monkeypatch.setattr(layer, "dispatch", lambda *args: seen.append(args[-1]) or dispatch(*args[:-1]))
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: compiling)
+    layer(torch.randn(1, 3, 64), context(3))
+    assert seen == [fused]
+
+
 def test_options_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"\['top_k'\] is 15 but there are only 14 experts"):
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"top_k": 15}})
@@ -188,6 +217,8 @@ def test_options_are_checked() -> None:
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"geometries": ["hyperbolic", "lorentz?"]}})
     with pytest.raises(ConfigError, match=r"\['expert_form'\] 'gated' exists for .*, not \['complex', 'lorentz'"):
         GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"expert_form": "gated"}})
+    with pytest.raises(ConfigError, match=r"\['experts_implementation'\] must be one of \['auto', 'eager'"):
+        GeoConfig.from_preset("mgm-tiny", part_options={"ffn": {"experts_implementation": "grouped"}})
 
 
 def test_the_mixture_is_causal() -> None:

@@ -1,5 +1,7 @@
 """`--compile`: torch.compile in training (through accelerate) and generation gives the eager numbers."""
 
+import warnings
+
 import pytest
 import torch
 from trainkit import random_blocks, tiny_args, tiny_model
@@ -38,3 +40,23 @@ def test_compile_without_a_cxx_compiler_is_refused_up_front(tmp_path, monkeypatc
     with pytest.raises(ConfigError, match="--compile on the CPU needs a C\\+\\+ compiler"):
         train(tiny_model(), random_blocks(8), None, tiny_args(steps=1, compile=True), tmp_path)
     assert not (tmp_path / "last").exists()
+
+
+def test_a_compiler_failure_falls_back_to_the_eager_step(monkeypatch) -> None:
+    def broken(step, **_):
+        def fail(*args):
+            raise RuntimeError("the compiler broke")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+
+    def double(x: torch.Tensor) -> torch.Tensor:
+        return 2 * x
+
+    step = compiling.compiled.__wrapped__(double)
+    with pytest.warns(UserWarning, match="compiling double failed.*the compiler broke"):
+        assert step(torch.ones(2)).tolist() == [2.0, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # it warns once, then runs eagerly
+        assert step(torch.ones(1)).tolist() == [2.0]

@@ -18,12 +18,11 @@ masked row gives zeros, with zero gradients, and no NaN.
 
 from __future__ import annotations
 
-import functools
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 
+from geolm.compiling import compiled
 from geolm.curvature.score import distances
 from geolm.geometry.stereographic import full_precision, half_chord_distance_slopes, sum_to_shape
 
@@ -108,30 +107,6 @@ def backward_block(q, k, v, kappa, weight, hidden, causal, spherical, grad_out, 
     grad_v = (grouped(probs).mT @ grouped(grad_out)).unsqueeze(2)
     grad_kappa = kappa.new_zeros(kappa.shape) if grad_kappa is None else sum_to_shape(grad_kappa, kappa.shape)
     return grad_sq @ k, grad_sq.mT @ q, grad_v, grad_kappa, sum_to_shape(grad_weight, weight.shape)
-
-
-@functools.cache
-def compiled(step: Callable) -> Callable:
-    """`step` compiled for every block shape (the keys a block sees change from block to block), or `step`
-    itself, with a warning, if the compiler fails on it (the eager step computes the same numbers).
-
-    Each mix of mask, causality and need for κ's gradient, and of inference and training tensors, is a
-    variant of its own, more than dynamo's default limit of recompilations allows.
-    """
-    fast, failed = torch.compile(step, dynamic=True), []
-
-    def run(*args):
-        if failed:
-            return step(*args)
-        try:
-            with torch._dynamo.config.patch(recompile_limit=64):
-                return fast(*args)
-        except Exception as error:  # a compiler bug must not stop a run that the eager step can carry on
-            failed.append(error)
-            warnings.warn(f"compiling {step.__name__} failed ({error!r:.200}); running it eagerly", stacklevel=2)
-            return step(*args)
-
-    return run
 
 
 def sign_groups(kappa: torch.Tensor, fused: bool = False) -> list[tuple[bool | None, torch.Tensor | None]]:

@@ -145,7 +145,9 @@ class GeometricMoE(nn.Module):
         if learning_balance:  # assignments of real tokens only
             weight = real.expand_as(chosen).reshape(-1)
             self.pending_load += torch.bincount(chosen.reshape(-1), weight, self.options.num_experts)
-        out, dropped = self.dispatch(flat, chosen, weights, options.capacity_factor)
+        implementation = options.experts_implementation
+        fused = implementation == "compiled" or (implementation == "auto" and torch.compiler.is_compiling())
+        out, dropped = self.dispatch(flat, chosen, weights, options.capacity_factor, fused)
         self.report(logits, chosen, real, ctx, (bsz, seq))
         ctx.add_stat(DROPPED, dropped.view(bsz, seq))
         ctx.add_router_logits(logits)
@@ -153,13 +155,20 @@ class GeometricMoE(nn.Module):
 
     @torch.compiler.disable
     def dispatch(
-        self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor, capacity_factor: float = 0.0
+        self,
+        x: torch.Tensor,
+        chosen: torch.Tensor,
+        weights: torch.Tensor,
+        capacity_factor: float = 0.0,
+        fused: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Σ over each token's chosen experts of weight · expert(token), running only the chosen experts, and
-        the share of each token's assignments dropped for want of capacity (N,).
+        the share of each token's assignments dropped for want of capacity (N,); `fused` runs each geometry's
+        experts compiled (`ExpertGroup.run`).
 
         Under torch.compile this runs eagerly: how many rows each expert gets is known only at run time, and
-        tracing it would recompile for every new busiest-expert width."""
+        tracing it would recompile for every new busiest-expert width. The experts' own computation, whose
+        shapes are dynamic anyway, is then compiled on its own."""
         top_k, num = self.options.top_k, self.options.num_experts
         experts = chosen.reshape(-1)
         order = experts.argsort(stable=True)
@@ -184,7 +193,7 @@ class GeometricMoE(nn.Module):
             rows = slice(start, start + taken)
             cells = (ranked[rows] - first) * width + slot[rows]  # (expert, place) of each row, padded to `width`
             padded = x.new_zeros(group.count * width, x.shape[-1]).index_copy(0, cells, x[tokens[rows]])
-            outputs.append(group.run(padded.view(group.count, width, -1)).flatten(0, 1)[cells])
+            outputs.append(group.run(padded.view(group.count, width, -1), fused=fused).flatten(0, 1)[cells])
             start += taken
         combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
         return torch.zeros_like(x).index_add_(0, tokens, combined), dropped.view(-1, top_k).mean(-1)

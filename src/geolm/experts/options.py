@@ -10,6 +10,7 @@ from geolm.nn.options import PartOptions, boolean, in_interval, non_negative, op
 GEOMETRIES = ("euclidean", "hyperbolic", "spherical", "lorentz", "simplex", "complex", "product")
 GATED_GEOMETRIES = ("euclidean", "hyperbolic", "spherical")  # the stereographic groups, which have a gated form
 EXPERT_FORMS = ("mlp", "gated")
+IMPLEMENTATIONS = ("auto", "eager", "compiled")
 
 
 def _geometries(value: object) -> bool:
@@ -33,7 +34,10 @@ class GeometricMoEOptions(PartOptions):
     and counted. A phase may change it. `nuanced_routing` is the seed's curvature-aware gate (see `route`).
     `balance_bias_rate` γ > 0 turns on auxiliary-loss-free balancing (see `GeometricMoE.rebalance`).
     `expert_form` "gated" gives the stereographic experts SwiGLU's gated hidden layer, so that a dense
-    model's feed-forward can be copied into them (`GeometricMoE.upcycle`).
+    model's feed-forward can be copied into them (`GeometricMoE.upcycle`). `experts_implementation` (as
+    transformers names its switch) says how each geometry's experts compute: "eager", "compiled" (each
+    geometry's computation compiled on its own, `ExpertGroup.run`; the first call of each geometry compiles
+    for some seconds) or "auto": compiled when the model itself runs under `torch.compile`, eager otherwise.
     """
 
     kind = "ffn"
@@ -50,6 +54,9 @@ class GeometricMoEOptions(PartOptions):
     balance_bias_rate: float = option(0.0, non_negative, "0 (off) or a positive number", phase=True)
     capacity_factor: float = option(0.0, non_negative, "0 (no limit) or a positive number", phase=True)
     expert_form: str = option("mlp", lambda v: v in EXPERT_FORMS, f"one of {list(EXPERT_FORMS)}")
+    experts_implementation: str = option(
+        "auto", lambda v: v in IMPLEMENTATIONS, f"one of {list(IMPLEMENTATIONS)}", phase=True
+    )
 
     @property
     def group_sizes(self) -> tuple[int, ...]:
