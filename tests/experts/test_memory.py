@@ -60,6 +60,23 @@ def test_chunked_prefill_equals_one_forward(mgm: GeoForCausalLM) -> None:
     assert state.tensors["filled"].sum(-1).tolist() == [28 % SEGMENT] * 2
 
 
+def test_decoding_writes_the_slots_only_when_a_segment_closes(mgm: GeoForCausalLM, monkeypatch) -> None:
+    writes = []
+    real_write = WorkingMemory.write
+    monkeypatch.setattr(WorkingMemory, "write", lambda self, *args: writes.append(self) or real_write(self, *args))
+    ids = torch.randint(0, mgm.config.vocab_size, (1, SEGMENT + 2), generator=torch.Generator().manual_seed(4))
+    layers, written = mgm.config.num_hidden_layers, []
+    with torch.no_grad():
+        cache = mgm.model.new_cache()
+        mgm(ids[:, :3], cache=cache, use_cache=True)  # places 0-2: no segment closes
+        for position in range(3, ids.shape[1]):
+            writes.clear()
+            mgm(ids[:, position : position + 1], cache=cache, use_cache=True)
+            written.append(len(writes) // layers)
+    assert written == [int(position == SEGMENT - 1) for position in range(3, SEGMENT + 2)]
+    assert cache.state(STATE, 0).tensors["segment"].tolist() == [1]
+
+
 def memory_outputs(layer: WorkingMemory, x: torch.Tensor) -> torch.Tensor:
     ctx = ForwardContext(position_ids=torch.arange(x.shape[1])[None], attention_mask=None, is_causal=True)
     return layer(x, ctx)

@@ -132,6 +132,8 @@ class WorkingMemory(nn.Module):
         every_slot = torch.ones_like(memory[..., 0], dtype=torch.bool)
         for step in range(steps):
             memories.append(memory)
+            if self.skips_write(grid.closes[:, step]):
+                continue
             context = torch.cat([self.slot_norm(memory), grid.tokens[:, step]], 1)
             visible = torch.cat([every_slot, grid.present[:, step]], 1)
             memory = self.write(memory, context, visible, grid.closes[:, step])
@@ -144,6 +146,14 @@ class WorkingMemory(nn.Module):
             after.add_tokens(tokens, real & (rel == completed[:, None]), positions % length)
             ctx.cache.set_state(STATE, self.layer_idx, vars(after), rewindable=False)
         return F.linear(read, self.o_weight)
+
+    @staticmethod
+    def skips_write(closes: torch.Tensor) -> bool:
+        """Whether a write can be skipped because no row's segment `closes` (B,): only when inference runs
+        eagerly on the CPU (decoding, where 63 of 64 tokens close nothing), since reading the flag is free there;
+        a write that changes no row leaves the slots as they were, so the numbers are the same."""
+        eager_cpu_inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        return eager_cpu_inference and closes.device.type == "cpu" and not bool(closes.any())
 
     def read(
         self, x: torch.Tensor, cell: torch.Tensor, memories: list[torch.Tensor], grid: SegmentGrid, ctx: ForwardContext
