@@ -16,6 +16,7 @@ from geolm.params import parameter_table
 MIXTURE = "mgm-small"
 NO_MEMORY = "mgm-small, no memory"
 COMPILED = "mgm-small, compiled experts"
+NO_MEMORY_COMPILED = "mgm-small, no memory, compiled experts"
 
 
 def dense_twin(config: GeoConfig, ffn_parameters: float) -> GeoForCausalLM:
@@ -79,6 +80,8 @@ def run() -> dict:
     plain = GeoForCausalLM(without_memory(MIXTURE))
     compiled = GeoForCausalLM(with_compiled_experts(mixture.config))
     compiled.load_state_dict(mixture.state_dict())
+    plain_compiled = GeoForCausalLM(with_compiled_experts(plain.config))
+    plain_compiled.load_state_dict(plain.state_dict())
     table = parameter_table(mixture).set_index("component")
     layers = mixture.config.num_hidden_layers
     per_layer = {
@@ -88,6 +91,7 @@ def run() -> dict:
         MIXTURE: mixture,
         NO_MEMORY: plain,
         COMPILED: compiled,
+        NO_MEMORY_COMPILED: plain_compiled,
         "dense, equal active": dense_twin(mixture.config, per_layer["active"]),
         "dense, equal total": dense_twin(mixture.config, per_layer["parameters"]),
     }
@@ -128,7 +132,7 @@ def markdown(result: dict) -> str:
         f"statistics) takes {shares['route']:.1%} and dispatch (sorting, the experts, combining) "
         f"{shares['dispatch']:.1%}; the rest is attention, norms, embeddings and the output layer.",
         "",
-        f"{COMPILED}: `part_options['ffn']['experts_implementation'] = 'compiled'`, the rest of the model eager. "
+        "Compiled experts: `part_options['ffn']['experts_implementation'] = 'compiled'`, the rest of the model eager. "
         "Each geometry's experts (all but the complex ones) run as one compiled graph, which fuses the chain of "
         "small elementwise operations of its layers; compiling takes some seconds per geometry at the first call "
         "(not timed).",
