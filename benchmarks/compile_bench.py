@@ -71,6 +71,7 @@ def markdown(result: dict) -> str:
         "model's one graph. What bounds it is the work: in training every token runs all 10 iterations, whose "
         "controller products make inl-small's matrix FLOPs per step 3.97 times llama-10m's (FlopCounterMode, "
         "one 256-token row), so 3.5x would need a higher FLOP rate than llama's. The experts' dispatch runs "
-        "eagerly inside a compiled model (its sizes are known only at run time).",
+        "eagerly inside a compiled model (its sizes are known only at run time), and each geometry's experts run "
+        "compiled on their own (`experts_implementation` 'auto'; their compilation is in the untimed steps).",
     ]
     return "\n".join(lines)
