@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 import torch
+from torch._dynamo.utils import counters
 from trainkit import random_blocks, tiny_args, tiny_model
 
 import geolm.compiling as compiling
@@ -30,8 +31,10 @@ def test_compiled_training_matches_eager(tmp_path, monkeypatch):
 def test_compiled_generation_gives_the_eager_greedy_tokens():
     model = compiling.compile_for_generation(tiny_model().eval())
     prompt = torch.randint(3, 512, (1, 6))
+    breaks = sum(counters["graph_break"].values())
     with torch.no_grad():
         out = model.generate(prompt, max_new_tokens=8, do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert sum(counters["graph_break"].values()) == breaks  # one graph per step, none split at attention
     assert out[0, 6:].tolist() == full_forward_greedy(model, prompt[0].tolist(), 8)
 
 

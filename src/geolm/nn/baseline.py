@@ -115,6 +115,11 @@ class GroupedQueryAttention(nn.Module):
         bsz, seq, _ = x.shape
         q, k, v = self.project_qkv(x, rope, ctx)
         groups = self.num_heads // self.num_kv_heads
+        # a branch, not `and seq > 1`: under dynamic shapes that is a symbolic bool, which SDPA refuses (a graph
+        # break in every layer); the branch makes the compiler specialise on it instead
+        causal = ctx.is_causal and ctx.attention_mask is None
+        if seq == 1:
+            causal = False
         if ctx.attention_mask is not None:  # SDPA's grouped path takes no mask: share key heads by copying
             k, v = repeat_kv(k, groups), repeat_kv(v, groups)
         out = F.scaled_dot_product_attention(
@@ -123,7 +128,7 @@ class GroupedQueryAttention(nn.Module):
             v,
             attn_mask=ctx.attention_mask,
             dropout_p=self.dropout if self.training else 0.0,
-            is_causal=ctx.is_causal and ctx.attention_mask is None and seq > 1,
+            is_causal=causal,
             enable_gqa=groups > 1 and ctx.attention_mask is None,
         )
         return self.o_proj(out.transpose(1, 2).reshape(bsz, seq, -1), ctx)
