@@ -90,16 +90,12 @@ class ExpertGroup(nn.Module):
         """The experts `experts` of this group, each on its own tokens: x (E, n, D) -> (E, n, D); with `fused`,
         through the compiled computation (the same numbers to rounding)."""
         scale = math.sqrt(self.hidden)
-        compute = compiled(compute_experts) if fused and self.compilable else compute_experts
+        compute = type(self).compute  # compiled per class: each has its own graphs and limit of recompilations
+        compute = compiled(compute) if fused and self.compilable else compute
         return (compute(self, x.float() / scale, experts) * scale).to(x.dtype)
 
     def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
         raise NotImplementedError
-
-
-def compute_experts(group: ExpertGroup, u: torch.Tensor, experts: slice) -> torch.Tensor:
-    """`group.compute` as a function of the group, so that one compiled graph serves every group of a type."""
-    return group.compute(u, experts)
 
 
 class StereographicExperts(ExpertGroup):
