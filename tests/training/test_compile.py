@@ -63,3 +63,14 @@ def test_a_compiler_failure_falls_back_to_the_eager_step(monkeypatch) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # it warns once, then runs eagerly
         assert step(torch.ones(1)).tolist() == [2.0]
+
+
+@pytest.mark.slow
+def test_a_compiled_step_may_compile_more_variants_than_dynamos_default_limit() -> None:
+    def triple(x: torch.Tensor) -> torch.Tensor:
+        return 3 * x
+
+    step, graphs = compiling.compiled.__wrapped__(triple), counters["stats"]["unique_graphs"]
+    for rank in range(1, 10):  # nine ranks: nine variants, one more than dynamo's default of 8
+        assert step(torch.ones((2,) * rank)).sum() == 3 * 2**rank
+    assert counters["stats"]["unique_graphs"] - graphs == 9
