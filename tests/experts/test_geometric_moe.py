@@ -12,7 +12,7 @@ from geolm.experts import EXPERT_GROUPS, GeometricMoE
 from geolm.experts.moe import BALANCE, DROPPED, ENTROPY, LOAD, Z_LOSS
 from geolm.geometry.stereographic import expmap0, logmap0, squash_tangent
 from geolm.nn import ForwardContext
-from geolm.testing import assert_causal
+from geolm.testing import assert_cache_matches_forward, assert_causal
 
 
 def moe(**options) -> GeometricMoE:
@@ -196,6 +196,19 @@ def test_compiled_experts_equal_eager_ones_in_value_and_gradient() -> None:
     assert counters["stats"]["unique_graphs"] - graphs >= 2  # the two compilable geometries ran compiled
     for ours, theirs in zip(fused, eager, strict=True):
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_cached_decoding_with_compiled_experts_equals_a_full_forward() -> None:
+    experts = {"geometries": ["hyperbolic", "lorentz"], "experts_implementation": "compiled"}
+    torch.manual_seed(0)
+    model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny", part_options={"ffn": experts})).eval()
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.mlp.gate.weight.normal_(0, 1.0)  # a decisive router: tokens of one batch take different experts
+    graphs = counters["stats"]["unique_graphs"]
+    assert_cache_matches_forward(model, prompt_length=5, new_tokens=4)
+    assert counters["stats"]["unique_graphs"] > graphs  # the experts ran compiled
 
 
 @pytest.mark.parametrize(("implementation", "compiling", "fused"), [("auto", False, False), ("auto", True, True)])
