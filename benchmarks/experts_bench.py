@@ -33,6 +33,13 @@ def with_compiled_experts(config: GeoConfig) -> GeoConfig:
     return GeoConfig.from_dict({**config.to_dict(), "part_options": {**config.part_options, "ffn": ffn}})
 
 
+def compiled_twin(model: GeoForCausalLM) -> GeoForCausalLM:
+    """`model` with the same weights and its experts compiled."""
+    twin = GeoForCausalLM(with_compiled_experts(model.config))
+    twin.load_state_dict(model.state_dict())
+    return twin
+
+
 def without_memory(name: str) -> GeoConfig:
     """The preset with its memory part removed (and the memory's options with it)."""
     options = {kind: o for kind, o in GeoConfig.from_preset(name).part_options.items() if kind != "memory"}
@@ -78,10 +85,6 @@ def run() -> dict:
     torch.manual_seed(0)
     mixture = GeoForCausalLM(GeoConfig.from_preset(MIXTURE))
     plain = GeoForCausalLM(without_memory(MIXTURE))
-    compiled = GeoForCausalLM(with_compiled_experts(mixture.config))
-    compiled.load_state_dict(mixture.state_dict())
-    plain_compiled = GeoForCausalLM(with_compiled_experts(plain.config))
-    plain_compiled.load_state_dict(plain.state_dict())
     table = parameter_table(mixture).set_index("component")
     layers = mixture.config.num_hidden_layers
     per_layer = {
@@ -90,8 +93,8 @@ def run() -> dict:
     models = {
         MIXTURE: mixture,
         NO_MEMORY: plain,
-        COMPILED: compiled,
-        NO_MEMORY_COMPILED: plain_compiled,
+        COMPILED: compiled_twin(mixture),
+        NO_MEMORY_COMPILED: compiled_twin(plain),
         "dense, equal active": dense_twin(mixture.config, per_layer["active"]),
         "dense, equal total": dense_twin(mixture.config, per_layer["parameters"]),
     }

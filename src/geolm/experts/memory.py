@@ -152,8 +152,8 @@ class WorkingMemory(nn.Module):
         """Whether a write can be skipped because no row's segment `closes` (B,): only when inference runs
         eagerly on the CPU (decoding, where 63 of 64 tokens close nothing), since reading the flag is free there;
         a write that changes no row leaves the slots as they were, so the numbers are the same."""
-        eager_cpu_inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
-        return eager_cpu_inference and closes.device.type == "cpu" and not bool(closes.any())
+        eager_inference = not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        return eager_inference and closes.device.type == "cpu" and not bool(closes.any())
 
     def read(
         self, x: torch.Tensor, cell: torch.Tensor, memories: list[torch.Tensor], grid: SegmentGrid, ctx: ForwardContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from geolm.errors import ConfigError
-from geolm.nn.options import PartOptions, boolean, in_interval, non_negative, option, positive, positive_int
+from geolm.nn.options import PartOptions, boolean, in_interval, non_negative, one_of, option, positive, positive_int
 
 GEOMETRIES = ("euclidean", "hyperbolic", "spherical", "lorentz", "simplex", "complex", "product")
 GATED_GEOMETRIES = ("euclidean", "hyperbolic", "spherical")  # the stereographic groups, which have a gated form
@@ -53,9 +53,9 @@ class GeometricMoEOptions(PartOptions):
     nuanced_routing: bool = option(False, boolean, "true or false")
     balance_bias_rate: float = option(0.0, non_negative, "0 (off) or a positive number", phase=True)
     capacity_factor: float = option(0.0, non_negative, "0 (no limit) or a positive number", phase=True)
-    expert_form: str = option("mlp", lambda v: v in EXPERT_FORMS, f"one of {list(EXPERT_FORMS)}")
+    expert_form: str = option("mlp", one_of(*EXPERT_FORMS), f"one of {list(EXPERT_FORMS)}")
     experts_implementation: str = option(
-        "auto", lambda v: v in IMPLEMENTATIONS, f"one of {list(IMPLEMENTATIONS)}", phase=True
+        "auto", one_of(*IMPLEMENTATIONS), f"one of {list(IMPLEMENTATIONS)}", phase=True
     )
 
     @property
