@@ -167,9 +167,14 @@ class GeoModel(GeoPreTrainedModel):
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         past_key_values: Cache | None = None,
+        output_aux: bool = True,
         **kwargs: Any,
     ) -> GeoModelOutput:
-        """`cache` (or its older name `past_key_values`) carries keys, values and part state between calls."""
+        """`cache` (or its older name `past_key_values`) carries keys, values and part state between calls.
+
+        `output_aux=False` skips the parts' auxiliary losses and statistics (`aux_losses` and `part_stats` come
+        back empty), except the statistics an `inference_stats` recorder listens for: `generate()` reads neither.
+        """
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         if inputs_embeds is None:
@@ -197,6 +202,8 @@ class GeoModel(GeoPreTrainedModel):
             token_mask=attention_mask[:, -seq:].bool() if attention_mask is not None else None,
             settings=self.phase_options,
             detail=any(recorder.detail for recorder in self.stat_recorders),
+            collect_losses=output_aux,
+            collect_stats=output_aux or bool(self.stat_recorders),
         )
         self.modulation(inputs_embeds, ctx)
         rope = self.rotary_emb(position_ids, inputs_embeds.dtype)
@@ -290,6 +297,13 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
+    def prepare_inputs_for_generation(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """HF's inputs, and `output_aux=False`: `generate()` reads no auxiliary loss or statistic, so the parts
+        skip computing them (for a mixture of experts, about a tenth of a decoding step)."""
+        inputs = super().prepare_inputs_for_generation(*args, **kwargs)
+        inputs.setdefault("output_aux", False)
+        return inputs
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -302,6 +316,7 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
         output_hidden_states: bool | None = None,
         logits_to_keep: int = 0,
         past_key_values: Cache | None = None,
+        output_aux: bool = True,
         **kwargs: Any,
     ) -> GeoCausalLMOutput:
         """`labels` are the inputs themselves (shifted inside); -100 marks tokens that carry no loss.
@@ -316,6 +331,7 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             output_hidden_states=output_hidden_states,
+            output_aux=output_aux,
         )
         hidden = out.last_hidden_state
         if logits_to_keep:

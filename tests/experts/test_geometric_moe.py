@@ -9,6 +9,7 @@ from torch._dynamo.utils import counters
 from geolm import GeoConfig, GeoForCausalLM
 from geolm.errors import ConfigError
 from geolm.experts import EXPERT_GROUPS, GeometricMoE
+from geolm.experts.experts import ExpertGroup
 from geolm.experts.moe import BALANCE, DROPPED, ENTROPY, LOAD, Z_LOSS
 from geolm.geometry.stereographic import expmap0, logmap0, squash_tangent
 from geolm.nn import ForwardContext
@@ -39,6 +40,16 @@ def dense_reference(layer: GeometricMoE, x: torch.Tensor) -> torch.Tensor:
     return (every * full[..., None]).sum(1).view_as(x)
 
 
+def assert_same_gradients(ours, theirs, inputs, atol: float, rtol: float) -> None:
+    """Equal gradients of Σ out² for every input; one side may leave an input unused where the other's is 0."""
+    grads = [torch.autograd.grad(out.pow(2).sum(), inputs, allow_unused=True) for out in (ours, theirs)]
+    for a, b in zip(*grads, strict=True):
+        if a is None or b is None:
+            assert (a is None and b is None) or float((a if a is not None else b).abs().max()) == 0.0
+        else:
+            torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
+
+
 @pytest.mark.parametrize("counts", [2, [3, 3, 2, 2, 2, 2, 2]])  # 14 experts, and 16 unevenly over 7 geometries
 def test_sparse_dispatch_equals_the_dense_reference_in_value_and_gradient(counts) -> None:
     layer = moe(top_k=2, experts_per_geometry=counts, nuanced_routing=True)
@@ -49,14 +60,7 @@ def test_sparse_dispatch_equals_the_dense_reference_in_value_and_gradient(counts
     sparse = layer(x, context(7))
     dense = dense_reference(layer, x)
     torch.testing.assert_close(sparse, dense, atol=1e-5, rtol=1e-5)
-    grads = [
-        torch.autograd.grad(out.pow(2).sum(), [x, *layer.parameters()], allow_unused=True) for out in (sparse, dense)
-    ]
-    for a, b in zip(*grads, strict=True):
-        if a is None or b is None:
-            assert (a is None and b is None) or float((a if a is not None else b).abs().max()) == 0.0
-        else:
-            torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    assert_same_gradients(sparse, dense, [x, *layer.parameters()], atol=1e-5, rtol=1e-4)
 
 
 def test_a_geometry_nobody_chose_is_never_run(monkeypatch) -> None:
@@ -208,7 +212,14 @@ def test_cached_decoding_with_compiled_experts_equals_a_full_forward() -> None:
             layer.mlp.gate.weight.normal_(0, 1.0)  # a decisive router: tokens of one batch take different experts
     graphs = counters["stats"]["unique_graphs"]
     assert_cache_matches_forward(model, prompt_length=5, new_tokens=4)
+    assert_cache_matches_forward(model, prompt_length=5, new_tokens=4, batch=1)  # one token: experts one by one
     assert counters["stats"]["unique_graphs"] > graphs  # the experts ran compiled
+
+
+def test_cached_decoding_of_one_sequence_equals_a_full_forward() -> None:
+    torch.manual_seed(0)
+    model = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny")).eval()
+    assert_cache_matches_forward(model, prompt_length=5, new_tokens=6, batch=1)
 
 
 @pytest.mark.parametrize(("implementation", "compiling", "fused"), [("auto", False, False), ("auto", True, True)])
@@ -321,3 +332,16 @@ def test_loss_free_balancing_under_activation_checkpointing(tmp_path) -> None:
 
     bias = load_file(tmp_path / "last" / "model.safetensors")["model.layers.0.mlp.selection_bias"]
     assert float(bias.abs().sum()) > 0  # saved with the checkpoint, so resuming keeps it
+
+
+def test_one_token_runs_its_experts_alone_with_the_grouped_numbers(monkeypatch) -> None:
+    layer = moe(top_k=2).eval()  # eval: no selection-bias update between the two calls
+    x = torch.randn(1, 4, 64, requires_grad=True)
+    runs, run = [], ExpertGroup.run
+    monkeypatch.setattr(ExpertGroup, "run", lambda self, u, *a, **k: runs.append(u.shape) or run(self, u, *a, **k))
+    grouped = layer(x, context(4))[0, 0]  # the first of four tokens, through the sorted, padded dispatch
+    runs.clear()
+    alone = layer(x[:, :1], context(1))[0, 0]
+    assert runs == [(1, 1, 64)] * 2  # its two experts, each on its own row
+    torch.testing.assert_close(alone, grouped, atol=1e-6, rtol=1e-5)
+    assert_same_gradients(alone, grouped, [x, *layer.parameters()], atol=1e-6, rtol=1e-5)

@@ -117,3 +117,26 @@ def test_inference_stats_follow_each_generated_token() -> None:
         idle.per_token("ffn_norm")
     with pytest.raises(ConfigError, match="is not a geolm model"), inference_stats(torch.nn.Linear(2, 2)):
         pass
+
+
+@torch.no_grad()
+def test_generate_skips_the_losses_and_keeps_statistics_only_for_a_listening_recorder(monkeypatch) -> None:
+    model = damped_model().eval()
+    ids = torch.randint(3, 512, (2, 6))
+    full, quiet = model(ids), model(ids, output_aux=False)
+    torch.testing.assert_close(quiet.logits, full.logits)
+    assert quiet.aux_losses == {} and quiet.part_stats == {} and quiet.aux_loss is None
+    assert set(full.aux_losses) == {"ffn_energy"} and set(full.part_stats) == {"ffn_norm"}
+    seen, forward = [], GeoForCausalLM.forward
+
+    def watched(self, *args, **kwargs):
+        seen.append(forward(self, *args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(GeoForCausalLM, "forward", watched)
+    model.generate(ids, max_new_tokens=3, do_sample=False)
+    assert len(seen) == 3 and all(out.aux_losses == {} and out.part_stats == {} for out in seen)
+    seen.clear()
+    with inference_stats(model):
+        model.generate(ids, max_new_tokens=3, do_sample=False)
+    assert all(out.aux_losses == {} and set(out.part_stats) == {"ffn_norm"} for out in seen)

@@ -167,7 +167,8 @@ class CoordinateModulation(nn.Module):
                 GATES: coefficients.repeat_interleave(self.options.rank, dim=-1).to(inputs_embeds.dtype),
             }
         )
-        ctx.add_stat(UNCERTAINTY, (theta - theta_ctx).var(dim=-1, unbiased=False))
+        if ctx.collect_stats:
+            ctx.add_stat(UNCERTAINTY, (theta - theta_ctx).var(dim=-1, unbiased=False))
         if ctx.detail:
             ctx.add_stat(THETA, theta)
             ctx.add_stat(CONTEXT, theta_ctx)

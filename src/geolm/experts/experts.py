@@ -82,9 +82,9 @@ class ExpertGroup(nn.Module):
         """Sectional curvature of each expert (count,): 0 for flat geometries."""
         return self.up.new_zeros(self.count)
 
-    def forward(self, index: int, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, index: int, x: torch.Tensor, fused: bool = False) -> torch.Tensor:
         """Expert `index` of this group on tokens x (n, D) -> (n, D)."""
-        return self.run(x[None], slice(index, index + 1))[0]
+        return self.run(x[None], slice(index, index + 1), fused)[0]
 
     def run(self, x: torch.Tensor, experts: slice = slice(None), fused: bool = False) -> torch.Tensor:
         """The experts `experts` of this group, each on its own tokens: x (E, n, D) -> (E, n, D); with `fused`,

@@ -181,11 +181,12 @@ class WorkingMemory(nn.Module):
         sees_slots = sees_tokens.new_ones(*sees_tokens.shape[:-1], self.options.slots)
         allowed = torch.cat([sees_slots, sees_tokens], -1)
         out, weights = self.attend(queries.flatten(0, 1), keys.flatten(0, 1), allowed.flatten(0, 1))
-        share = weights[..., : self.options.slots].sum(-1).mean(1).reshape(bsz, -1)
         out = out.reshape(bsz, -1, out.shape[-1])
         if not by_token:  # back from the cells to the tokens
-            share, out = share.gather(1, index), out.gather(1, index[..., None].expand(-1, -1, out.shape[-1]))
-        ctx.add_stat(READ_SHARE, share)
+            out = out.gather(1, index[..., None].expand(-1, -1, out.shape[-1]))
+        if ctx.collect_stats:
+            share = weights[..., : self.options.slots].sum(-1).mean(1).reshape(bsz, -1)
+            ctx.add_stat(READ_SHARE, share if by_token else share.gather(1, index))
         return out
 
     def incoming(self, ctx: ForwardContext, x: torch.Tensor) -> SlotState:

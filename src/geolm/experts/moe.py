@@ -107,10 +107,10 @@ class GeometricMoE(nn.Module):
             if group.raw_kappa is not None:
                 group.raw_kappa.fill_(raw_for(self.options.kappa_init))
 
-    def expert(self, expert: int, x: torch.Tensor) -> torch.Tensor:
+    def expert(self, expert: int, x: torch.Tensor, fused: bool = False) -> torch.Tensor:
         """Run expert number `expert` (counted over all groups) on tokens x (n, D)."""
         group = self.group_of_expert[expert]
-        return self.groups[group](expert - self.first_expert[group], x)
+        return self.groups[group](expert - self.first_expert[group], x, fused)
 
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Router logits (N, E) in float32, chosen experts (N, K) and their renormalised weights (N, K).
@@ -164,12 +164,16 @@ class GeometricMoE(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Σ over each token's chosen experts of weight · expert(token), running only the chosen experts, and
         the share of each token's assignments dropped for want of capacity (N,); `fused` runs each geometry's
-        experts compiled (`ExpertGroup.run`).
+        experts compiled (`ExpertGroup.run`). A single token (decoding one sequence) runs its top-k experts one
+        by one: sorting, padding and scattering one row would cost more than its experts do.
 
         Under torch.compile this runs eagerly: how many rows each expert gets is known only at run time, and
         tracing it would recompile for every new busiest-expert width. The experts' own computation, whose
         shapes are dynamic anyway, is then compiled on its own."""
         top_k, num = self.options.top_k, self.options.num_experts
+        if x.shape[0] == 1:  # one token (decoding one sequence): its experts one by one, nothing to sort or drop
+            outputs = [self.expert(expert, x, fused) for expert in chosen[0].tolist()]
+            return weights.to(x.dtype) @ torch.cat(outputs), x.new_zeros(1, dtype=torch.float32)
         experts = chosen.reshape(-1)
         order = experts.argsort(stable=True)
         counts = torch.bincount(experts, minlength=num)
@@ -207,15 +211,19 @@ class GeometricMoE(nn.Module):
         shape: tuple[int, int],
     ) -> None:
         """The balance and z losses over real tokens (`real`: (N, 1), 1 at real tokens), and the per-token load
-        and entropy statistics."""
+        and entropy statistics, each where the context collects it."""
+        if not (ctx.collect_losses or ctx.collect_stats):
+            return
         num = self.options.num_experts
-        tokens = real.sum().clamp(min=1)
         load = F.one_hot(chosen, num).float().sum(1) / self.options.top_k  # (N, E), rows sum to 1
         probs = logits.softmax(-1)
-        share = (load * real).sum(0) / tokens
-        mean_prob = (probs * real).sum(0) / tokens
-        ctx.add_loss(BALANCE, num * (share * mean_prob).sum())
-        ctx.add_loss(Z_LOSS, (torch.logsumexp(logits, -1, keepdim=True).pow(2) * real).sum() / tokens)
-        entropy = -(probs * probs.clamp_min(1e-20).log()).sum(-1)
-        ctx.add_stat(LOAD, load.view(*shape, num))
-        ctx.add_stat(ENTROPY, entropy.view(*shape))
+        if ctx.collect_losses:
+            tokens = real.sum().clamp(min=1)
+            share = (load * real).sum(0) / tokens
+            mean_prob = (probs * real).sum(0) / tokens
+            ctx.add_loss(BALANCE, num * (share * mean_prob).sum())
+            ctx.add_loss(Z_LOSS, (torch.logsumexp(logits, -1, keepdim=True).pow(2) * real).sum() / tokens)
+        if ctx.collect_stats:
+            entropy = -(probs * probs.clamp_min(1e-20).log()).sum(-1)
+            ctx.add_stat(LOAD, load.view(*shape, num))
+            ctx.add_stat(ENTROPY, entropy.view(*shape))

@@ -318,7 +318,31 @@ class IntegratorFFN(nn.Module):
         shape: torch.Size,
         dispatch: Dispatch | None,
     ) -> None:
-        """Hand the losses and statistics of this layer to the forward context (see the module docstring)."""
+        """Hand the losses and statistics of this layer to the forward context (see the module docstring), each
+        where the context collects it."""
+        load = F.one_hot(dispatch.choice, options.controllers).float() if dispatch is not None else None
+        if ctx.collect_losses:
+            self.report_losses(ctx, options, result, dispatch, load)
+        if not ctx.collect_stats:
+            return
+        if load is not None:
+            ctx.add_stat(LOAD, load.reshape(*shape, -1))
+        count = result.count.reshape(shape)
+        ctx.add_stat(ITERATIONS, count)
+        by_layer = count.new_zeros(*shape, self.num_layers)
+        by_layer[..., self.layer_idx] = count * self.num_layers  # averaged over the layers' calls: this layer's count
+        ctx.add_stat(LAYER_ITERATIONS, by_layer)
+        ctx.add_stat(RESIDUAL, result.residual.reshape(shape))
+
+    def report_losses(
+        self,
+        ctx: ForwardContext,
+        options: IntegratorOptions,
+        result: Iterated,
+        dispatch: Dispatch | None,
+        load: torch.Tensor | None,
+    ) -> None:
+        """The equilibrium, energy, speed, ponder and balance losses, each a mean over real tokens."""
         real = ctx.token_mask.reshape(-1).float() if ctx.token_mask is not None else torch.ones_like(result.count)
         tokens = real.sum().clamp(min=1)
 
@@ -333,15 +357,7 @@ class IntegratorFFN(nn.Module):
         ctx.add_loss(SPEED, mean(result.residual_sum / options.max_iterations))
         if result.remainder is not None:
             ctx.add_loss(PONDER, mean(result.count + result.remainder))
-        if dispatch is not None:
-            load = F.one_hot(dispatch.choice, options.controllers).float()
+        if dispatch is not None and load is not None:
             share = (load * real[:, None]).sum(0) / tokens
             mean_prob = (dispatch.probs * real[:, None]).sum(0) / tokens
             ctx.add_loss(BALANCE, options.controllers * (share * mean_prob).sum() / self.num_layers)
-            ctx.add_stat(LOAD, load.reshape(*shape, -1))
-        count = result.count.reshape(shape)
-        ctx.add_stat(ITERATIONS, count)
-        by_layer = count.new_zeros(*shape, self.num_layers)
-        by_layer[..., self.layer_idx] = count * self.num_layers  # averaged over the layers' calls: this layer's count
-        ctx.add_stat(LAYER_ITERATIONS, by_layer)
-        ctx.add_stat(RESIDUAL, result.residual.reshape(shape))

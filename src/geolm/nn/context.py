@@ -33,6 +33,9 @@ class ForwardContext:
     `settings` maps a part kind to its options with the current curriculum phase's settings applied.
     `detail` is set while an `inference_stats(..., detail=True)` recorder listens: parts may then add large
     statistics (whole coordinate vectors, say) that training would not want to reduce every step.
+    `collect_losses` and `collect_stats` are False where nobody reads them (the decoding steps of `generate()`,
+    statistics while no `inference_stats` recorder listens): `add_loss` and `add_stat` then drop what they are
+    given, and parts skip computing it.
     """
 
     position_ids: torch.Tensor
@@ -43,6 +46,8 @@ class ForwardContext:
     state: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, PartOptions] = field(default_factory=dict)
     detail: bool = False
+    collect_losses: bool = True
+    collect_stats: bool = True
     aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
     part_stats: dict[str, torch.Tensor] = field(default_factory=dict)
     router_logits: list[torch.Tensor] = field(default_factory=list)
@@ -56,7 +61,7 @@ class ForwardContext:
     def add_loss(self, name: str, value: torch.Tensor) -> None:
         """Add a scalar auxiliary loss under `name` (a name the part declares in `aux_losses`, with its default
         weight); several calls under one name (one per layer, say) are summed."""
-        if self._closed:  # activation checkpointing re-runs layers in backward; the loss was counted already
+        if self._closed or not self.collect_losses:  # a closed context: recomputation under checkpointing
             return
         value = value.float().reshape(())
         self.aux_losses[name] = self.aux_losses[name] + value if name in self.aux_losses else value
@@ -67,7 +72,7 @@ class ForwardContext:
         Several calls under one name (one per layer) are averaged; the trainer averages over real tokens,
         micro-batches and processes, `inference_stats` keeps the per-token values.
         """
-        if self._closed:
+        if self._closed or not self.collect_stats:
             return
         value = value.detach().float()
         count = self._stat_counts.get(name, 0)
