@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import torch
 
-from benchmarks.common import throughput
+from benchmarks.common import interleaved, throughput
 from geolm import GeoConfig, GeoForCausalLM
+from geolm.experiments.measure import TrainingStep
 from geolm.experts.moe import GeometricMoE
 from geolm.params import parameter_table
 
@@ -19,12 +20,40 @@ COMPILED = "mgm-small, compiled experts"
 NO_MEMORY_COMPILED = "mgm-small, no memory, compiled experts"
 
 
+WIDE = 512  # the width of the training-only comparison (goal: at most 1.3x the equal-active dense model)
+
+
 def dense_twin(config: GeoConfig, ffn_parameters: float) -> GeoForCausalLM:
     """The baseline of `config`'s shape whose SwiGLU (3 matrices) holds `ffn_parameters` per layer."""
     width = 64 * max(1, round(ffn_parameters / (3 * config.hidden_size) / 64))
+    shape = {key: getattr(config, key) for key in ("num_hidden_layers", "hidden_size", "num_attention_heads")}
     return GeoForCausalLM(
-        GeoConfig.from_preset("llama-10m", num_hidden_layers=config.num_hidden_layers, intermediate_size=width)
+        GeoConfig.from_preset(
+            "llama-10m", **shape, num_key_value_heads=config.num_key_value_heads, intermediate_size=width
+        )
     )
+
+
+def widened(config: GeoConfig, width: int) -> GeoConfig:
+    """`config` at hidden size `width`: heads as wide as before, more of them, experts widened alike."""
+    scale = width // config.hidden_size
+    ffn = config.part_options["ffn"]
+    return GeoConfig.from_dict(
+        {
+            **config.to_dict(),
+            "hidden_size": width,
+            "num_attention_heads": config.num_attention_heads * scale,
+            "num_key_value_heads": config.num_key_value_heads * scale,
+            "part_options": {**config.part_options, "ffn": {**ffn, "expert_size": ffn["expert_size"] * scale}},
+        }
+    )
+
+
+def ffn_parameters(model: GeoForCausalLM) -> dict[str, float]:
+    """Active and total parameters per layer of the mixture's experts and router."""
+    table = parameter_table(model).set_index("component")
+    layers = model.config.num_hidden_layers
+    return {key: (table.loc["experts", key] + table.loc["router", key]) / layers for key in ("active", "parameters")}
 
 
 def with_compiled_experts(config: GeoConfig) -> GeoConfig:
@@ -85,11 +114,7 @@ def run() -> dict:
     torch.manual_seed(0)
     mixture = GeoForCausalLM(GeoConfig.from_preset(MIXTURE))
     plain = GeoForCausalLM(without_memory(MIXTURE))
-    table = parameter_table(mixture).set_index("component")
-    layers = mixture.config.num_hidden_layers
-    per_layer = {
-        key: (table.loc["experts", key] + table.loc["router", key]) / layers for key in ("active", "parameters")
-    }
+    per_layer = ffn_parameters(mixture)
     models = {
         MIXTURE: mixture,
         NO_MEMORY: plain,
@@ -108,7 +133,25 @@ def run() -> dict:
     result["train_ratio"] = {name: train[peer] / train[name] for name in models}
     result["generate_ratio"] = {name: gen[peer] / gen[name] for name in models}
     result["time_shares"] = time_shares(plain)
+    result["wide"] = wide_training(WIDE)
     return result
+
+
+def wide_training(width: int) -> dict:
+    """Training tokens/s of the mixture without memory, compiled experts, at hidden size `width` against its
+    equal-active dense twin, and the time ratio."""
+    torch.manual_seed(0)
+    mixture = GeoForCausalLM(widened(with_compiled_experts(without_memory(MIXTURE)), width))
+    dense = dense_twin(mixture.config, ffn_parameters(mixture)["active"])
+    tokens = torch.randint(3, mixture.config.vocab_size, (8, 256), generator=torch.Generator().manual_seed(0))
+    seconds = interleaved({"mixture": TrainingStep(mixture, tokens), "dense": TrainingStep(dense, tokens)}, repeats=3)
+    return {
+        "width": width,
+        "tokens_per_s": {name: tokens.numel() / s for name, s in seconds.items()},
+        "ratio": seconds["mixture"] / seconds["dense"],
+        "dense_intermediate_size": dense.config.intermediate_size,
+        "expert_size": mixture.config.part_options["ffn"]["expert_size"],
+    }
 
 
 def markdown(result: dict) -> str:
@@ -128,12 +171,17 @@ def markdown(result: dict) -> str:
             f"{result['train_ratio'][name]:.2f}x | {result['generate_tokens_per_s'][name]:.1f} | "
             f"{result['generate_ratio'][name]:.2f}x |"
         )
-    shares = result["time_shares"]
+    shares, wide = result["time_shares"], result["wide"]
     lines += [
         "",
         f"Of a forward of {NO_MEMORY} (8 x 256 tokens, no gradient), routing (router, top-k, balance and z losses, "
         f"statistics) takes {shares['route']:.1%} and dispatch (sorting, the experts, combining) "
         f"{shares['dispatch']:.1%}; the rest is attention, norms, embeddings and the output layer.",
+        "",
+        f"At width {wide['width']} (heads 32 wide, experts {wide['expert_size']} wide, 8 x 256 tokens, median of "
+        f"3 alternating steps), {NO_MEMORY_COMPILED} trains at {wide['tokens_per_s']['mixture']:.0f} tokens/s and "
+        f"its equal-active dense twin (SwiGLU {wide['dense_intermediate_size']} wide) at "
+        f"{wide['tokens_per_s']['dense']:.0f}: a time ratio of {wide['ratio']:.2f}x (goal <= 1.3x).",
         "",
         "Compiled experts: `part_options['ffn']['experts_implementation'] = 'compiled'`, the rest of the model eager. "
         "Each geometry's experts (all but the complex ones) run as one compiled graph, which fuses the chain of "
