@@ -128,6 +128,20 @@ def test_segment_blocks_equal_one_masked_attention_after_a_cached_chunk(length: 
     torch.testing.assert_close(cache.state(STATE, 0).tensors["memory"], slots, atol=1e-5, rtol=1e-5)
 
 
+def test_one_token_steps_equal_one_masked_attention_across_boundaries() -> None:
+    """Decoding's one-token path (`WorkingMemory.step`): every step's output and the slots after it."""
+    layer = live_layer(2).eval()
+    cache = GeoForCausalLM(GeoConfig.from_preset("mgm-tiny")).model.new_cache()
+    x = torch.randn(2, 2 * SEGMENT + 3, layer.q_proj.in_features)
+    with torch.no_grad():
+        for t in range(x.shape[1]):  # two segments close on the way
+            ctx = ForwardContext(position_ids=torch.tensor([[t]]), attention_mask=None, is_causal=True, cache=cache)
+            theirs, slots = reference_memory(layer, x[:, t : t + 1], ctx)
+            torch.testing.assert_close(layer(x[:, t : t + 1], ctx), theirs, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(cache.state(STATE, 0).tensors["memory"], slots, atol=1e-5, rtol=1e-5)
+    assert int(cache.state(STATE, 0).tensors["segment"][0]) == 2
+
+
 def test_a_segment_reads_only_what_earlier_segments_wrote() -> None:
     """Alone, the memory part has no other path between segments: what crosses a boundary was written."""
     config = GeoConfig.from_preset("mgm-tiny")

@@ -16,7 +16,8 @@ the whole chunk would be quadratic (tests/experts/memory_reference.py keeps that
 
 With a cache, the memory, the open segment's tokens and its index are part state: cached decoding computes
 what the full forward does, beams reorder the slots with the keys and values. The state summarises the past
-without per-token history of the slots, so `crop` refuses to rewind it.
+without per-token history of the slots, so `crop` refuses to rewind it. One token per row (decoding) takes
+`step`, the same computation in about half the operations (tested against the oracle token by token).
 
 The slots live in a width of their own (`slot_size`), projected from and to the hidden size; the output
 projection starts at zero, so a fresh memory adds nothing until it learns to.
@@ -118,6 +119,8 @@ class WorkingMemory(nn.Module):
 
     def forward(self, x: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
         bsz, seq, _ = x.shape
+        if seq == 1:
+            return self.step(x, ctx)
         length = self.options.segment_length
         tokens = self.token_proj(x)  # (B, T, width): what the segment offers the slots and the readers
         positions = ctx.position_ids.expand(bsz, seq)
@@ -146,6 +149,33 @@ class WorkingMemory(nn.Module):
             after.add_tokens(tokens, real & (rel == completed[:, None]), positions % length)
             ctx.cache.set_state(STATE, self.layer_idx, vars(after), rewindable=False)
         return F.linear(read, self.o_weight)
+
+    def step(self, x: torch.Tensor, ctx: ForwardContext) -> torch.Tensor:
+        """`forward` for one token per row (decoding), in a fraction of its operations: the token joins the open
+        segment's buffer, reads the slots that segment began with and the buffer up to its own place, and
+        closes the segment when it takes its last place."""
+        bsz = x.shape[0]
+        tokens, state = self.token_proj(x), self.incoming(ctx, x)
+        place = ctx.position_ids.expand(bsz, 1) % self.options.segment_length  # (B, 1)
+        real = ctx.token_mask if ctx.token_mask is not None else torch.ones_like(place, dtype=torch.bool)
+        places = torch.arange(self.options.segment_length, device=x.device)
+        at = (places == place) & real  # (B, L): the token's place in the buffer (none for padding)
+        buffer = torch.where(at[..., None], tokens, state.buffer.to(tokens.dtype))
+        filled = state.filled | at
+        keys = torch.cat([self.slot_norm(state.memory), buffer], 1)  # (B, M + L, width)
+        every_slot = filled.new_ones(bsz, self.options.slots)
+        earlier = filled & (places <= place)
+        out, weights = self.attend(self.q_proj(x), keys, torch.cat([every_slot, earlier], 1)[:, None])
+        if ctx.collect_stats:
+            ctx.add_stat(READ_SHARE, weights[..., : self.options.slots].sum(-1).mean(1))
+        closes, memory = filled[:, -1], state.memory
+        if not self.skips_write(closes):
+            memory = self.write(memory, keys, torch.cat([every_slot, filled], 1), closes)
+        if ctx.cache is not None and not ctx.closed:
+            kept = ~closes
+            after = SlotState(memory, buffer * kept[:, None, None], filled & kept[:, None], state.segment + closes)
+            ctx.cache.set_state(STATE, self.layer_idx, vars(after), rewindable=False)
+        return F.linear(out, self.o_weight)
 
     @staticmethod
     def skips_write(closes: torch.Tensor) -> bool:
