@@ -1,6 +1,8 @@
 """The mixture of geometric experts: sparse dispatch equals a dense reference, geometry maps behave, the
 router's losses and statistics go through the parts channel."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -268,6 +270,21 @@ def test_capacity_drops_the_late_tokens_of_a_full_expert_and_counts_them() -> No
     assert float(out[0, ~kept].detach().abs().max()) == 0.0 and bool(
         (~kept).any()
     )  # dropped tokens keep only the residual
+
+
+def test_dispatch_at_capacity_equals_the_counted_one_and_reads_nothing_on_the_host() -> None:
+    layer = moe(top_k=2, geometries=["hyperbolic", "simplex"])
+    x = torch.randn(9, 64, requires_grad=True)
+    _, chosen, weights = layer.route(x)
+    weights = weights.detach().requires_grad_()
+    theirs, _ = layer.dispatch(x, chosen, weights)  # padded to the busiest expert, counted on the host
+    ours, dropped = layer.dispatch(x, chosen, weights, capacity_factor=100.0)  # a capacity nobody reaches
+    assert float(dropped.max()) == 0.0
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+    assert_same_gradients(ours, theirs, [x, weights, *layer.parameters()], atol=1e-6, rtol=1e-5)
+    meta = copy.deepcopy(layer).to("meta")  # tensors without values: any read on the host raises
+    out, dropped = meta.dispatch_at_capacity(x.to("meta"), chosen.to("meta"), weights.to("meta"), 2, False)
+    assert out.shape == x.shape and dropped.shape == (9,)
 
 
 def test_active_parameters_count_top_k_of_the_experts() -> None:

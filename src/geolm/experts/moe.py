@@ -144,7 +144,7 @@ class GeometricMoE(nn.Module):
         )
         if learning_balance:  # assignments of real tokens only
             weight = real.expand_as(chosen).reshape(-1)
-            self.pending_load += torch.bincount(chosen.reshape(-1), weight, self.options.num_experts)
+            self.pending_load.index_add_(0, chosen.reshape(-1), weight.to(self.pending_load.dtype))  # no host sync
         implementation = options.experts_implementation
         fused = implementation == "compiled" or (implementation == "auto" and torch.compiler.is_compiling())
         out, dropped = self.dispatch(flat, chosen, weights, options.capacity_factor, fused)
@@ -153,7 +153,6 @@ class GeometricMoE(nn.Module):
         ctx.add_router_logits(logits)
         return out.view(bsz, seq, hidden)
 
-    @torch.compiler.disable
     def dispatch(
         self,
         x: torch.Tensor,
@@ -164,29 +163,66 @@ class GeometricMoE(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Σ over each token's chosen experts of weight · expert(token), running only the chosen experts, and
         the share of each token's assignments dropped for want of capacity (N,); `fused` runs each geometry's
-        experts compiled (`ExpertGroup.run`). A single token (decoding one sequence) runs its top-k experts one
-        by one: sorting, padding and scattering one row would cost more than its experts do.
+        experts compiled (`ExpertGroup.run`).
+
+        With a capacity factor every expert gets exactly its capacity of rows (`dispatch_at_capacity`): no
+        shape depends on the routing, so there is no host synchronisation and torch.compile traces it whole.
+        Without one, each geometry's experts are padded to its busiest expert (`dispatch_by_count`)."""
+        if capacity_factor > 0 and x.shape[0] > 1:
+            capacity = math.ceil(capacity_factor * chosen.numel() / self.options.num_experts)
+            return self.dispatch_at_capacity(x, chosen, weights, capacity, fused)
+        return self.dispatch_by_count(x, chosen, weights, fused)
+
+    def sorted_assignments(self, chosen: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The (token, expert) assignments of `chosen` (N, k) sorted by expert, token order kept within one:
+        the order, each sorted assignment's expert and its place among its expert's, and every expert's count
+        (a scatter, where `bincount` would read the largest expert index on the host)."""
+        experts = chosen.reshape(-1)
+        order = experts.argsort(stable=True)
+        counts = experts.new_zeros(self.options.num_experts).scatter_add_(0, experts, torch.ones_like(experts))
+        ranked = experts[order]
+        place = torch.arange(order.shape[0], device=chosen.device) - (counts.cumsum(0) - counts)[ranked]
+        return order, ranked, place, counts
+
+    def dispatch_at_capacity(
+        self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor, capacity: int, fused: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`dispatch` with `capacity` rows for every expert: an expert's first `capacity` assignments in token
+        order take its rows, later ones are dropped (they go to a sink row that reads zeros), and padding fills
+        the rest. Every geometry runs, chosen or not."""
+        top_k, num = self.options.top_k, self.options.num_experts
+        order, ranked, rank, _ = self.sorted_assignments(chosen)
+        kept = rank < capacity
+        sink = num * capacity
+        cells = torch.where(kept, ranked * capacity + rank, sink)  # (expert, place) of each assignment
+        tokens = order // top_k
+        rows = x.new_zeros(sink + 1, x.shape[-1]).index_add(0, cells, x[tokens])[:sink].view(num, capacity, -1)
+        outputs = [
+            group.run(rows[first : first + group.count], fused=fused)
+            for group, first in zip(self.groups, self.first_expert, strict=True)
+        ]
+        out = torch.cat([torch.cat(outputs).flatten(0, 1), x.new_zeros(1, x.shape[-1])])  # the sink reads zeros
+        combined = out[cells] * weights.reshape(-1)[order, None].to(x.dtype)
+        dropped = torch.zeros_like(rank, dtype=torch.float32).scatter(0, order, (~kept).float())
+        return torch.zeros_like(x).index_add_(0, tokens, combined), dropped.view(-1, top_k).mean(-1)
+
+    @torch.compiler.disable
+    def dispatch_by_count(
+        self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor, fused: bool
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`dispatch` without a capacity: each geometry's experts padded to its busiest one, whose row count is
+        read on the host (one synchronisation per layer). A single token (decoding one sequence) runs its top-k
+        experts one by one: sorting, padding and scattering one row would cost more than its experts do.
 
         Under torch.compile this runs eagerly: how many rows each expert gets is known only at run time, and
         tracing it would recompile for every new busiest-expert width. The experts' own computation, whose
         shapes are dynamic anyway, is then compiled on its own."""
-        top_k, num = self.options.top_k, self.options.num_experts
+        top_k = self.options.top_k
         if x.shape[0] == 1:  # one token (decoding one sequence): its experts one by one, nothing to sort or drop
             outputs = [self.expert(expert, x, fused) for expert in chosen[0].tolist()]
             return weights.to(x.dtype) @ torch.cat(outputs), x.new_zeros(1, dtype=torch.float32)
-        experts = chosen.reshape(-1)
-        order = experts.argsort(stable=True)
-        counts = torch.bincount(experts, minlength=num)
-        dropped = x.new_zeros(experts.shape[0], dtype=torch.float32)
-        if capacity_factor > 0:
-            capacity = math.ceil(capacity_factor * experts.shape[0] / num)
-            rank = torch.arange(order.shape[0], device=x.device) - (counts.cumsum(0) - counts)[experts[order]]
-            over = rank >= capacity  # later tokens of a full expert
-            dropped[order[over]] = 1.0
-            order, counts = order[~over], counts.clamp(max=capacity)
+        order, ranked, slot, counts = self.sorted_assignments(chosen)
         tokens = order // top_k
-        ranked = experts[order]  # each assignment's expert, in sorted order
-        slot = torch.arange(order.shape[0], device=x.device) - (counts.cumsum(0) - counts)[ranked]
         sizes = counts.tolist()  # the one host sync
         outputs, start = [], 0
         for group, first in zip(self.groups, self.first_expert, strict=True):
@@ -200,7 +236,8 @@ class GeometricMoE(nn.Module):
             outputs.append(group.run(padded.view(group.count, width, -1), fused=fused).flatten(0, 1)[cells])
             start += taken
         combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
-        return torch.zeros_like(x).index_add_(0, tokens, combined), dropped.view(-1, top_k).mean(-1)
+        dropped = x.new_zeros(x.shape[0], dtype=torch.float32)
+        return torch.zeros_like(x).index_add_(0, tokens, combined), dropped
 
     def report(
         self,

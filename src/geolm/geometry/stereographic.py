@@ -52,7 +52,8 @@ def full_precision(fn: F) -> F:
         args = tuple(up(a) for a in args)
         kwargs = {name: up(value) for name, value in kwargs.items()}
         device = next(a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)).device.type
-        if not torch.is_autocast_enabled(device):  # entering the context costs more than small arithmetic
+        # Entering the context costs more than small arithmetic; meta tensors (shapes only) have no autocast.
+        if device == "meta" or not torch.is_autocast_enabled(device):
             return fn(*args, **kwargs)
         with torch.autocast(device_type=device, enabled=False):
             return fn(*args, **kwargs)
