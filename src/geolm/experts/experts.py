@@ -91,7 +91,10 @@ class ExpertGroup(nn.Module):
         through the compiled computation (the same numbers to rounding)."""
         scale = math.sqrt(self.hidden)
         compute = type(self).compute  # compiled per class: each has its own graphs and limit of recompilations
-        compute = compiled(compute) if fused and self.compilable else compute
+        if torch.compiler.is_compiling():  # inside a compiled model (a dispatch at capacity): part of its graph
+            compute = compute if self.compilable else torch.compiler.disable(compute)
+        elif fused and self.compilable:
+            compute = compiled(compute)
         return (compute(self, x.float() / scale, experts) * scale).to(x.dtype)
 
     def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
