@@ -92,7 +92,7 @@ class ExpertGroup(nn.Module):
         scale = math.sqrt(self.hidden)
         compute = type(self).compute  # compiled per class: each has its own graphs and limit of recompilations
         if torch.compiler.is_compiling():  # inside a compiled model (a dispatch at capacity): part of its graph
-            compute = compute if self.compilable else torch.compiler.disable(compute)
+            compute = compute if fused and self.compilable else torch.compiler.disable(compute)
         elif fused and self.compilable:
             compute = compiled(compute)
         return (compute(self, x.float() / scale, experts) * scale).to(x.dtype)
