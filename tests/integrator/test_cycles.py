@@ -59,8 +59,8 @@ def test_training_follows_the_cycles_weights_and_excitation(tmp_path, monkeypatc
     scales: list[float] = []
     original = IntegratorFFN.excitation
 
-    def spy(self, iteration, scale):
-        if iteration == 0 and self.layer_idx == 0 and self.training:
+    def spy(self, iteration, scale):  # called once per forward, for all its iterations
+        if self.layer_idx == 0 and self.training:
             scales.append(scale)
         return original(self, iteration, scale)
 

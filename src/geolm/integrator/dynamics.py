@@ -42,9 +42,10 @@ def gains(
 
 
 def excitation(
-    amplitude: torch.Tensor, frequency: torch.Tensor, phase: torch.Tensor, iteration: int, scale: float
+    amplitude: torch.Tensor, frequency: torch.Tensor, phase: torch.Tensor, iteration: int | torch.Tensor, scale: float
 ) -> torch.Tensor:
-    """s_n = scale·A·sin(γ·n + φ): the same numbers on every run, nothing sampled."""
+    """s_n = scale·A·sin(γ·n + φ): the same numbers on every run, nothing sampled (n a number, or a column of
+    them for one row per iteration)."""
     return scale * amplitude * torch.sin(frequency * iteration + phase)
 
 

@@ -215,8 +215,9 @@ class IntegratorFFN(nn.Module):
             return self.equilibrium.mu.float()
         return (self.global_equilibrium.mu + self.equilibrium_offset).float()
 
-    def excitation(self, iteration: int, scale: float) -> torch.Tensor:
-        """s_n over the whole state (S,): zero at the neurons without an excitation."""
+    def excitation(self, iteration: int | torch.Tensor, scale: float) -> torch.Tensor:
+        """s_n over the whole state (S,), zero at the neurons without an excitation; for a column of iteration
+        numbers (n, 1), one row per iteration (n, S), which a forward computes once for all its iterations."""
         s = dynamics.excitation(
             self.excitation_amplitude.float(),
             self.excitation_frequency.float(),
@@ -224,10 +225,11 @@ class IntegratorFFN(nn.Module):
             iteration,
             scale,
         )
-        if s.shape[0] == self.state_size:
+        excited = s.shape[-1]
+        if excited == self.state_size:
             return s
-        index = torch.arange(s.shape[0], device=s.device) * self.state_size // s.shape[0]  # spread evenly
-        return s.new_zeros(self.state_size).index_copy(0, index, s)
+        index = torch.arange(excited, device=s.device) * self.state_size // excited  # spread evenly
+        return s.new_zeros(*s.shape[:-1], self.state_size).index_copy(-1, index, s)
 
     def iterate(
         self,
@@ -279,8 +281,10 @@ class IntegratorFFN(nn.Module):
             halted_sum, out_x, remainder = torch.zeros_like(count), torch.zeros_like(x), torch.ones_like(count)
         checkpointed = options.checkpoint_iterations and self.training and torch.is_grad_enabled()
         may_exit = options.exit_when_halted and not torch.is_grad_enabled() and not torch.compiler.is_compiling()
+        iterations = torch.arange(options.max_iterations, dtype=torch.float32, device=x.device)[:, None]
+        drives = self.excitation(iterations, options.excitation_scale)  # (iterations, S)
         for n in range(options.max_iterations):
-            drive = self.excitation(n, options.excitation_scale)
+            drive = drives[n]
             step_inputs = (context, x, v, mu, drive, start_norm, sizes)
             if checkpointed:
                 x_new, v_new, res = checkpoint(self.iterate, *step_inputs, use_reentrant=False)
