@@ -56,10 +56,15 @@ def ffn_parameters(model: GeoForCausalLM) -> dict[str, float]:
     return {key: (table.loc["experts", key] + table.loc["router", key]) / layers for key in ("active", "parameters")}
 
 
+def with_ffn_options(config: GeoConfig, **options: object) -> GeoConfig:
+    """`config` with these options of its mixture set."""
+    ffn = {**config.part_options["ffn"], **options}
+    return GeoConfig.from_dict({**config.to_dict(), "part_options": {**config.part_options, "ffn": ffn}})
+
+
 def with_compiled_experts(config: GeoConfig) -> GeoConfig:
     """`config` with every geometry's experts compiled on their own (`experts_implementation`)."""
-    ffn = {**config.part_options["ffn"], "experts_implementation": "compiled"}
-    return GeoConfig.from_dict({**config.to_dict(), "part_options": {**config.part_options, "ffn": ffn}})
+    return with_ffn_options(config, experts_implementation="compiled")
 
 
 def compiled_twin(model: GeoForCausalLM) -> GeoForCausalLM:

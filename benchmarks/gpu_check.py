@@ -9,7 +9,9 @@
    timed.
 2. **Cached decoding** of each trained model equals a full forward of the same tokens: greedy tokens equal and
    logits within a tolerance, in float32 on the device.
-3. **Throughput**, alone on the device and eager: training tokens/s, MFU and peak memory of every family
+3. **Host synchronisation**: a training step of the mixture at a capacity factor waits for nothing on the
+   GPU (`torch.cuda.set_sync_debug_mode("error")`).
+4. **Throughput**, alone on the device and eager: training tokens/s, MFU and peak memory of every family
    matched to a ~100M-parameter Llama (the leaderboard's equal-budget matching), beside HF `LlamaForCausalLM`
    with SDPA of that shape, all under bf16 autocast. MFU counts FLOPs as benchmarks/mfu_bench.py does,
    against a measured bf16 matmul peak.
@@ -51,6 +53,8 @@ WARMUP_STEPS = 5  # compiled graphs counted after these steps must not grow
 MAX_OVERFLOW_SHARE = 0.1  # fp16: the scaler may skip this share of steps while it finds its scale
 DECODE_ATOL = 1e-3  # float32 logits, cached against full forward
 FP16_ON_CPU = "fp16 needs CUDA (accelerate would train in float32)"
+SYNC_CAPACITY = 1.25  # the mixture's capacity factor in the host-synchronisation check
+SYNC_ON_CPU = "needs CUDA (torch watches for synchronisation on CUDA only)"
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,40 @@ def decoding_check(model, prompt_length: int, new_tokens: int) -> dict:
 
 
 def needs_cuda(row: dict) -> bool:
-    return row.get("error") == FP16_ON_CPU
+    return row.get("error") in (FP16_ON_CPU, SYNC_ON_CPU)
+
+
+def sync_check(size: Size) -> dict:
+    """A bf16 training forward and backward of the mixture (without memory) at a capacity factor, under
+    `torch.cuda.set_sync_debug_mode("error")`: passes when nothing in it waits for the GPU, as the dispatch at
+    capacity promises (docs/experts.md)."""
+    from benchmarks.experts_bench import with_ffn_options, without_memory
+    from geolm import GeoForCausalLM
+
+    preset = size.presets["mgm"]
+    row = {"model": f"{preset} without memory, capacity factor {SYNC_CAPACITY}", "passed": False}
+    if device() != "cuda":
+        return {**row, "error": SYNC_ON_CPU}
+    config = with_ffn_options(without_memory(preset), capacity_factor=SYNC_CAPACITY)
+    model = GeoForCausalLM(config).to("cuda").train()
+    ids = counting_blocks(size.batch_size, size.block_size, model.config.vocab_size, seed=0).input_ids.to("cuda")
+
+    def step() -> None:
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = model(ids, use_cache=False)
+        (out.logits.float().mean() + out.aux_loss).backward()
+
+    step()  # lazy initialisation (kernels, workspaces) may synchronise once
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        step()
+        row["passed"] = True
+    except RuntimeError as error:
+        row["error"] = str(error).strip().splitlines()[0][:200]
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    return row
 
 
 def run_checks(size_name: str, families: list[str], jobs: int, work: Path) -> list[dict]:
@@ -319,6 +356,15 @@ def markdown(report: dict) -> str:
             f"{row['decode_max_diff']:.1e} | {peak} | {row['seconds']:.0f} | "
             f"{'passed' if row['passed'] else 'FAILED'} |"
         )
+    sync = report["sync"]
+    lines += [
+        "",
+        "## Host synchronisation",
+        "",
+        f"One bf16 training forward and backward of {sync['model']} under "
+        '`torch.cuda.set_sync_debug_mode("error")`, after a warm-up step: '
+        + ("nothing waited for the GPU." if sync["passed"] else f"{sync.get('error', 'failed')}."),
+    ]
     speed = report["throughput"]
     shape = size.throughput
     lines += [
@@ -370,6 +416,7 @@ def main() -> None:
         "size": args.size,
         "environment": where,
         "checks": checks,
+        "sync": sync_check(SIZES[args.size]),
         "throughput": throughput(args.size, ["llama", *[f for f in families if f != "llama"]]),
     }
     report["seconds"] = time.perf_counter() - started
@@ -378,6 +425,8 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=2))
     print(text)
     failed = [f"{row['family']} {row['precision']}" for row in checks if not (row["passed"] or needs_cuda(row))]
+    if not (report["sync"]["passed"] or needs_cuda(report["sync"])):
+        failed.append("host synchronisation")
     if failed:
         raise SystemExit(f"gpu check: {len(failed)} check(s) failed: {', '.join(failed)} (see {args.out})")
 

@@ -297,10 +297,19 @@ class GeoForCausalLM(GeoPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    def prepare_inputs_for_generation(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
         """HF's inputs, and `output_aux=False`: `generate()` reads no auxiliary loss or statistic, so the parts
-        skip computing them (for a mixture of experts, about a tenth of a decoding step)."""
-        inputs = super().prepare_inputs_for_generation(*args, **kwargs)
+        skip computing them (for a mixture of experts, about a tenth of a decoding step). The mask and embeddings
+        are named, as in HF's signature, which `generate()` reads to check its arguments."""
+        inputs = super().prepare_inputs_for_generation(
+            input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds, **kwargs
+        )
         inputs.setdefault("output_aux", False)
         return inputs
 

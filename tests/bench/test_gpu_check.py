@@ -42,6 +42,12 @@ def test_the_toy_check_trains_decodes_and_compares_with_hf_llama(tmp_path) -> No
     text = out.read_text()
     assert "Device: CPU (no CUDA)" in text and "fp16 needs CUDA" in text
     assert "| geometric-llama | geometric-llama-tiny | bf16 |" in text
+    assert report["sync"] == {
+        "model": "mgm-tiny without memory, capacity factor 1.25",
+        "passed": False,
+        "error": gpu_check.SYNC_ON_CPU,
+    }
+    assert "## Host synchronisation" in text
 
 
 def test_the_decoding_check_sees_a_cache_that_drifts() -> None:
