@@ -287,6 +287,21 @@ def test_dispatch_at_capacity_equals_the_counted_one_and_reads_nothing_on_the_ho
     assert out.shape == x.shape and dropped.shape == (9,)
 
 
+@pytest.mark.slow
+def test_a_mixture_at_capacity_compiles_as_one_graph() -> None:
+    """Compiled experts that may all join the graph (no complex ones) and a capacity: no graph break."""
+    layer = moe(geometries=["simplex", "lorentz"], capacity_factor=1.5, experts_implementation="compiled")
+    x = torch.randn(2, 7, 64)
+
+    def forward(x: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        ctx = context(7)
+        return layer(x, ctx), ctx.aux_losses
+
+    (ours, losses), (theirs, expected) = torch.compile(forward, fullgraph=True, backend="eager")(x), forward(x)
+    torch.testing.assert_close(ours, theirs, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(losses, expected)
+
+
 def test_active_parameters_count_top_k_of_the_experts() -> None:
     from geolm.params import parameter_table
 

@@ -91,9 +91,7 @@ class ExpertGroup(nn.Module):
         through the compiled computation (the same numbers to rounding)."""
         scale = math.sqrt(self.hidden)
         compute = type(self).compute  # compiled per class: each has its own graphs and limit of recompilations
-        if torch.compiler.is_compiling():  # inside a compiled model (a dispatch at capacity): part of its graph
-            compute = compute if fused and self.compilable else torch.compiler.disable(compute)
-        elif fused and self.compilable:
+        if fused and self.compilable and not torch.compiler.is_compiling():  # (compiling: part of the model's graph)
             compute = compiled(compute)
         return (compute(self, x.float() / scale, experts) * scale).to(x.dtype)
 

@@ -166,12 +166,20 @@ class GeometricMoE(nn.Module):
         experts compiled (`ExpertGroup.run`).
 
         With a capacity factor every expert gets exactly its capacity of rows (`dispatch_at_capacity`): no
-        shape depends on the routing, so there is no host synchronisation and torch.compile traces it whole.
-        Without one, each geometry's experts are padded to its busiest expert (`dispatch_by_count`)."""
+        shape depends on the routing, so there is no host synchronisation, and torch.compile traces it whole
+        when every expert may join the model's graph (compiled experts, none of them complex). Without one,
+        each geometry's experts are padded to its busiest expert (`dispatch_by_count`)."""
         if capacity_factor > 0 and x.shape[0] > 1:
             capacity = math.ceil(capacity_factor * chosen.numel() / self.options.num_experts)
-            return self.dispatch_at_capacity(x, chosen, weights, capacity, fused)
+            traceable = fused and all(group.compilable for group in self.groups)
+            at_capacity = self.dispatch_at_capacity if traceable else self.dispatch_at_capacity_eagerly
+            return at_capacity(x, chosen, weights, capacity, fused)
         return self.dispatch_by_count(x, chosen, weights, fused)
+
+    @torch.compiler.disable
+    def dispatch_at_capacity_eagerly(self, *args: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """`dispatch_at_capacity` kept out of an enclosing compiled graph, for experts that run eagerly."""
+        return self.dispatch_at_capacity(*args)
 
     def sorted_assignments(self, chosen: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The (token, expert) assignments of `chosen` (N, k) sorted by expert, token order kept within one:
@@ -197,10 +205,9 @@ class GeometricMoE(nn.Module):
         cells = torch.where(kept, ranked * capacity + rank, sink)  # (expert, place) of each assignment
         tokens = order // top_k
         rows = x.new_zeros(sink + 1, x.shape[-1]).index_add(0, cells, x[tokens])[:sink].view(num, capacity, -1)
-        outputs = [
-            group.run(rows[first : first + group.count], fused=fused)
-            for group, first in zip(self.groups, self.first_expert, strict=True)
-        ]
+        outputs = []
+        for group, first in zip(self.groups, self.first_expert, strict=True):
+            outputs.append(group.run(rows[first : first + group.count], fused=fused))
         out = torch.cat([torch.cat(outputs).flatten(0, 1), x.new_zeros(1, x.shape[-1])])  # the sink reads zeros
         combined = out[cells] * weights.reshape(-1)[order, None].to(x.dtype)
         dropped = torch.zeros_like(rank, dtype=torch.float32).scatter(0, order, (~kept).float())
