@@ -224,10 +224,10 @@ class GeometricMoE(nn.Module):
         Under torch.compile this runs eagerly: how many rows each expert gets is known only at run time, and
         tracing it would recompile for every new busiest-expert width. The experts' own computation, whose
         shapes are dynamic anyway, is then compiled on its own."""
-        top_k = self.options.top_k
+        top_k, dropped = self.options.top_k, x.new_zeros(x.shape[0], dtype=torch.float32)  # nothing is dropped
         if x.shape[0] == 1:  # one token (decoding one sequence): its experts one by one, nothing to sort or drop
             outputs = [self.expert(expert, x, fused) for expert in chosen[0].tolist()]
-            return weights.to(x.dtype) @ torch.cat(outputs), x.new_zeros(1, dtype=torch.float32)
+            return weights.to(x.dtype) @ torch.cat(outputs), dropped
         order, ranked, slot, counts = self.sorted_assignments(chosen)
         tokens = order // top_k
         sizes = counts.tolist()  # the one host sync
@@ -243,7 +243,6 @@ class GeometricMoE(nn.Module):
             outputs.append(group.run(padded.view(group.count, width, -1), fused=fused).flatten(0, 1)[cells])
             start += taken
         combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
-        dropped = x.new_zeros(x.shape[0], dtype=torch.float32)
         return torch.zeros_like(x).index_add_(0, tokens, combined), dropped
 
     def report(

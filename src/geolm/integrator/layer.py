@@ -324,6 +324,8 @@ class IntegratorFFN(nn.Module):
     ) -> None:
         """Hand the losses and statistics of this layer to the forward context (see the module docstring), each
         where the context collects it."""
+        if not (ctx.collect_losses or ctx.collect_stats):
+            return
         load = F.one_hot(dispatch.choice, options.controllers).float() if dispatch is not None else None
         if ctx.collect_losses:
             self.report_losses(ctx, options, result, dispatch, load)
