@@ -19,17 +19,26 @@ from geolm.errors import ConfigError
 CXX_COMPILERS = ("g++", "c++", "clang++")
 
 
-def check_compile(device: torch.device | str) -> None:
-    """Refuse `--compile` where torch.compile cannot run, naming what is missing."""
+@functools.cache
+def compile_problem(device_type: str) -> str | None:
+    """Why torch.compile cannot run on devices of `device_type` here, or None if it can."""
     import torch._dynamo
 
     if not torch._dynamo.is_dynamo_supported():
-        raise ConfigError("--compile: torch.compile does not support this Python or platform; drop --compile")
-    if torch.device(device).type == "cpu" and not any(shutil.which(c) for c in CXX_COMPILERS):
-        raise ConfigError(
-            "--compile on the CPU needs a C++ compiler for inductor's kernels (none of "
-            f"{', '.join(CXX_COMPILERS)} is on PATH); install one (apt-get install g++) or drop --compile"
+        return "torch.compile does not support this Python or platform"
+    if device_type == "cpu" and not any(shutil.which(c) for c in CXX_COMPILERS):
+        return (
+            "torch.compile on the CPU needs a C++ compiler for inductor's kernels (none of "
+            f"{', '.join(CXX_COMPILERS)} is on PATH); install one (apt-get install g++)"
         )
+    return None
+
+
+def check_compile(device: torch.device | str) -> None:
+    """Refuse `--compile` where torch.compile cannot run, naming what is missing."""
+    problem = compile_problem(torch.device(device).type)
+    if problem is not None:
+        raise ConfigError(f"--compile: {problem}, or drop --compile")
 
 
 def compile_for_generation(model: nn.Module) -> nn.Module:

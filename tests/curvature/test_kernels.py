@@ -141,6 +141,33 @@ def test_the_compiled_backward_equals_the_eager_one() -> None:
         assert_relative(ours, theirs, 1e-5, "compiled gradient")
 
 
+def test_an_eager_call_fuses_its_backward_from_the_threshold_where_a_compiler_runs(monkeypatch) -> None:
+    """Training shapes take the compiled backward in an eager model; tiny ones, and any call where
+    torch.compile cannot run, stay eager."""
+    q, k = (x.detach() for x in augmented_inputs(case(KAPPAS["mixed"], "causal"))[:2])
+    scores = 2 * 2 * 2 * 9 * 9  # (B, H_kv, G, T) rows of q′ times the 9 keys
+    monkeypatch.setattr(blockwise, "FUSE_FROM", scores)
+    monkeypatch.setattr(blockwise, "compile_problem", lambda device_type: None)
+    assert blockwise.fuses(q, k) and not blockwise.fuses(q[..., :8, :], k)
+    monkeypatch.setattr(blockwise, "compile_problem", lambda device_type: "no C++ compiler")
+    assert not blockwise.fuses(q, k)
+
+
+@pytest.mark.slow
+def test_an_eager_model_above_the_threshold_trains_as_below_it(monkeypatch) -> None:
+    """The fused backward an eager training step takes from `FUSE_FROM` scores gives the gradients of the
+    eager one (heads of both signs, padding)."""
+    inputs = case(KAPPAS["mixed"], "padded")
+    want = gradients(inputs, attend(inputs, "blockwise"))
+    monkeypatch.setattr(blockwise, "FUSE_FROM", 1)
+    taken, compiled = [], blockwise.compiled
+    monkeypatch.setattr(blockwise, "compiled", lambda step: taken.append(step) or compiled(step))
+    got = gradients(inputs, attend(inputs, "blockwise"))
+    assert taken == [blockwise.score_gradients] * len(taken) and taken, "the backward did not run compiled"
+    for name, ours, theirs in zip(("q", "k", "v", "κ", "τ"), got, want, strict=True):
+        assert_relative(ours, theirs, 1e-5, f"fused gradient of {name}")
+
+
 @pytest.mark.slow
 def test_flex_equals_the_reference_in_inference() -> None:
     inputs = case(KAPPAS["mixed"], "padded")  # the model's test below covers causal prefill and cached decoding

@@ -9,11 +9,13 @@ its last query's key, which halves the work.
 
 The whole computation is one custom operator (`geolm::geodesic_blocks`, with its backward operator), so
 `torch.compile` of a model treats it as one opaque call, as it treats SDPA, instead of unrolling its loops.
-Inside, each block is one call of `forward_block` or `backward_block`. With `fused=True` (what a compiled
-model asks for) the backward's elementwise work (`score_gradients`, some 30 passes over a block in eager
-mode) is itself compiled into a few fused loops; the forward's is faster eager. Otherwise heads whose
-curvatures differ in sign run as two groups, each with one transcendental function per score. A fully
-masked row gives zeros, with zero gradients, and no NaN.
+Inside, each block is one call of `forward_block` or `backward_block`. With `fused=True` the backward's
+elementwise work (`score_gradients`, some 30 passes over a block in eager mode) is itself compiled into a few
+fused loops, one compiled step for heads of every sign; the forward's is faster eager. A compiled model asks
+for it, and so does an eager one whose call holds `FUSE_FROM` scores or more where torch.compile can run
+(`fuses`): training steps, not the tiny shapes of tests and decoding. Otherwise heads whose curvatures differ
+in sign run as two groups, each with one transcendental function per score. A fully masked row gives zeros,
+with zero gradients, and no NaN.
 """
 
 from __future__ import annotations
@@ -22,11 +24,25 @@ from collections.abc import Iterator
 
 import torch
 
-from geolm.compiling import compiled
+from geolm.compiling import compile_problem, compiled
 from geolm.curvature.score import distances
 from geolm.geometry.stereographic import full_precision, half_chord_distance_slopes, sum_to_shape
 
 BLOCK = 128  # queries per block: the fastest of 32-256 at lengths 512-2048 on 2 CPU cores
+# Scores in one call from which an eager model's backward runs its elementwise work compiled: on 2 CPU cores
+# a training step of the leaderboard's curvature family (4096 tokens) took 10-23% less time with it from 256
+# to 4096 tokens a row; below this size the compiled loops would not repay compiling them.
+FUSE_FROM = 1 << 20
+
+
+def fuses(q: torch.Tensor, k: torch.Tensor) -> bool:
+    """Whether the backward of attention from q′ to k′ runs its elementwise work compiled: always under
+    torch.compile, and in an eager model for a call of `FUSE_FROM` scores or more where torch.compile can
+    run (the eager step computes the same numbers where it cannot)."""
+    if torch.compiler.is_compiling():
+        return True
+    scores = q.numel() // q.shape[-1] * k.shape[-2]
+    return scores >= FUSE_FROM and compile_problem(q.device.type) is None
 
 
 def blocks(queries: int, keys: int, causal: bool, block: int) -> Iterator[tuple[int, int, int]]:
@@ -311,9 +327,9 @@ def blockwise_attention(
 ) -> torch.Tensor:
     """Curvature attention (B, H_kv, G, T, D) from augmented rows q′, k′ and values v, by blocks of queries.
 
-    Shapes as in `geodesic_blocks`; `mask` (B or 1, 1, 1, T, S) is True where a query may attend. Under
-    `torch.compile` the blocks run compiled too.
+    Shapes as in `geodesic_blocks`; `mask` (B or 1, 1, 1, T, S) is True where a query may attend. The
+    backward's elementwise work runs compiled where `fuses` says so.
     """
     hidden = None if mask is None else ~mask
     q, k, v = q.contiguous(), k.contiguous(), v.contiguous()
-    return geodesic_blocks(q, k, v, kappa, weight, hidden, causal, block, torch.compiler.is_compiling())[0]
+    return geodesic_blocks(q, k, v, kappa, weight, hidden, causal, block, fuses(q, k))[0]
