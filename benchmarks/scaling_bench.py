@@ -123,8 +123,8 @@ WHY = {
     "curvature": "per score, the κ-stereographic distance as a function of one product of augmented rows "
     "(D + 2 columns), by blocks of queries with a backward that recomputes each block from the log-sum-exp "
     "(flash-attention style), where SDPA runs one fused kernel: the same seven matrix products, plus some 10 "
-    "elementwise passes over a block's scores forward and 25 backward (one transcendental function per score "
-    "each way); no length x length tensor is kept",
+    "elementwise passes over a block's scores forward (one transcendental function per score) and, backward, "
+    "some 30 passes' work compiled into a few fused loops; no length x length tensor is kept",
     REFERENCE: "the same scores computed at once, every length x length distance kept for the backward pass: "
     "work and memory that grow with the square of the length",
     "mgm": "per token, routing to the top 2 of 7 experts, sorting the tokens by expert, one batched run per "
@@ -229,7 +229,19 @@ def _backends(result: dict) -> list[str]:
         over = [f"{p} ({r:.2f}x)" for p, r in ratios[goal].items() if r > limit]
         verdict = "met at every length" if not over else "not met at " + ", ".join(over)
         lines.append(f"- {goal} ≤ {limit}x: {verdict}.")
-    return lines
+    return [*lines, "", BOUND]
+
+
+# What bounds curvature's time where a goal is missed, from torch's profiler over one eager step (2 CPU cores).
+BOUND = (
+    "What bounds the time at long lengths: the work per score, which grows with the square of the length while "
+    "the rest of the step grows linearly. In one eager step at 4096 tokens (torch profiler, 2026-12-05), the "
+    "backward's compiled elementwise loops took 40% of the step's time (about 6 ns a score: the distance's "
+    "arcsin and logarithm, its two slopes and softmax's backward) and the blocks' matrix products 18%, where "
+    "SDPA's fused CPU kernel evaluates one exponential a score inside its matrix products' tiles. Meeting the "
+    "goals there needs the score map evaluated inside those tiles, which FlexAttention does on CUDA; torch "
+    "2.13 has no FlexAttention backward on the CPU."
+)
 
 
 def markdown(result: dict) -> str:
