@@ -19,7 +19,6 @@ from geolm.errors import ConfigError
 CXX_COMPILERS = ("g++", "c++", "clang++")
 
 
-@functools.cache
 def compile_problem(device_type: str) -> str | None:
     """Why torch.compile cannot run on devices of `device_type` here, or None if it can."""
     import torch._dynamo
@@ -28,8 +27,8 @@ def compile_problem(device_type: str) -> str | None:
         return "torch.compile does not support this Python or platform"
     if device_type == "cpu" and not any(shutil.which(c) for c in CXX_COMPILERS):
         return (
-            "torch.compile on the CPU needs a C++ compiler for inductor's kernels (none of "
-            f"{', '.join(CXX_COMPILERS)} is on PATH); install one (apt-get install g++)"
+            "on the CPU, torch.compile needs a C++ compiler for inductor's kernels (none of "
+            f"{', '.join(CXX_COMPILERS)} is on PATH; apt-get install g++ gives one)"
         )
     return None
 
@@ -38,7 +37,7 @@ def check_compile(device: torch.device | str) -> None:
     """Refuse `--compile` where torch.compile cannot run, naming what is missing."""
     problem = compile_problem(torch.device(device).type)
     if problem is not None:
-        raise ConfigError(f"--compile: {problem}, or drop --compile")
+        raise ConfigError(f"--compile: {problem}; drop --compile to run eagerly")
 
 
 def compile_for_generation(model: nn.Module) -> nn.Module:
