@@ -30,8 +30,8 @@ from geolm.geometry.stereographic import full_precision, half_chord_distance_slo
 
 BLOCK = 128  # queries per block: the fastest of 32-256 at lengths 512-2048 on 2 CPU cores
 # Scores in one call from which an eager model's backward runs its elementwise work compiled: on 2 CPU cores
-# a training step of the leaderboard's curvature family (4096 tokens) took 10-23% less time with it from 256
-# to 4096 tokens a row; below this size the compiled loops would not repay compiling them.
+# a training step of the leaderboard's curvature family (4096 tokens) took 6-23% less time with it at 256 to
+# 4096 tokens a row; the tiny calls of tests and decoding would not repay compiling.
 FUSE_FROM = 1 << 20
 
 
