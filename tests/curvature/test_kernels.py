@@ -154,8 +154,8 @@ def test_an_eager_call_fuses_its_backward_from_the_threshold_where_a_compiler_ru
 
 
 @pytest.mark.slow
-def test_an_eager_model_above_the_threshold_trains_as_below_it(monkeypatch) -> None:
-    """The fused backward an eager training step takes from `FUSE_FROM` scores gives the gradients of the
+def test_an_eager_call_above_the_threshold_gives_the_gradients_below_it(monkeypatch) -> None:
+    """The fused backward an eager call takes from `FUSE_FROM` scores gives the gradients of the
     eager one (heads of both signs, padding)."""
     inputs = case(KAPPAS["mixed"], "padded")
     want = gradients(inputs, attend(inputs, "blockwise"))
