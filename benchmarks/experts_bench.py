@@ -37,16 +37,15 @@ def dense_twin(config: GeoConfig, ffn_parameters: float) -> GeoForCausalLM:
 def widened(config: GeoConfig, width: int) -> GeoConfig:
     """`config` at hidden size `width`: heads as wide as before, more of them, experts widened alike."""
     scale = width // config.hidden_size
-    ffn = config.part_options["ffn"]
-    return GeoConfig.from_dict(
+    wider = GeoConfig.from_dict(
         {
             **config.to_dict(),
             "hidden_size": width,
             "num_attention_heads": config.num_attention_heads * scale,
             "num_key_value_heads": config.num_key_value_heads * scale,
-            "part_options": {**config.part_options, "ffn": {**ffn, "expert_size": ffn["expert_size"] * scale}},
         }
     )
+    return with_ffn_options(wider, expert_size=config.part_options["ffn"]["expert_size"] * scale)
 
 
 def ffn_parameters(model: GeoForCausalLM) -> dict[str, float]:

@@ -10,7 +10,8 @@ real tokens of logsumexp(logits)² (ST-MoE), which keeps the logits from driftin
 Dispatch is sparse: the (token, expert) assignments are sorted by expert, and each geometry's experts run in
 one batched computation (`ExpertGroup.run`), every expert on its own tokens, padded to the group's busiest
 expert; a geometry nobody chose is never run. The one host synchronisation is reading how many tokens each
-expert got, to size the padding.
+expert got, to size the padding; with a capacity factor every expert gets its capacity of rows instead, and
+nothing waits for the device.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ BALANCE, Z_LOSS, LOAD, ENTROPY, DROPPED = (
     "router_entropy",
     "router_dropped",
 )
+
+
+def combine(
+    x: torch.Tensor, outputs: torch.Tensor, weights: torch.Tensor, order: torch.Tensor, tokens: torch.Tensor
+) -> torch.Tensor:
+    """Σ over each token's assignments of weight · expert output: `outputs` are the sorted assignments' (in
+    `order` of the flat (N·k) weights), added back to their `tokens` of x's shape."""
+    weighted = outputs * weights.reshape(-1)[order, None].to(x.dtype)
+    return torch.zeros_like(x).index_add_(0, tokens, weighted)
 
 
 @FFN.register("geometric_moe")
@@ -209,9 +219,8 @@ class GeometricMoE(nn.Module):
         for group, first in zip(self.groups, self.first_expert, strict=True):
             outputs.append(group.run(rows[first : first + group.count], fused=fused))
         out = torch.cat([torch.cat(outputs).flatten(0, 1), x.new_zeros(1, x.shape[-1])])  # the sink reads zeros
-        combined = out[cells] * weights.reshape(-1)[order, None].to(x.dtype)
         dropped = torch.zeros_like(rank, dtype=torch.float32).scatter(0, order, (~kept).float())
-        return torch.zeros_like(x).index_add_(0, tokens, combined), dropped.view(-1, top_k).mean(-1)
+        return combine(x, out[cells], weights, order, tokens), dropped.view(-1, top_k).mean(-1)
 
     @torch.compiler.disable
     def dispatch_by_count(
@@ -242,8 +251,7 @@ class GeometricMoE(nn.Module):
             padded = x.new_zeros(group.count * width, x.shape[-1]).index_copy(0, cells, x[tokens[rows]])
             outputs.append(group.run(padded.view(group.count, width, -1), fused=fused).flatten(0, 1)[cells])
             start += taken
-        combined = torch.cat(outputs) * weights.reshape(-1)[order, None].to(x.dtype)
-        return torch.zeros_like(x).index_add_(0, tokens, combined), dropped
+        return combine(x, torch.cat(outputs), weights, order, tokens), dropped
 
     def report(
         self,
