@@ -11,8 +11,10 @@ from torch._dynamo.utils import counters
 from geolm import GeoConfig, GeoForCausalLM
 from geolm.errors import ConfigError
 from geolm.experts import EXPERT_GROUPS, GeometricMoE
-from geolm.experts.experts import ExpertGroup
+from geolm.experts import experts as experts_module
+from geolm.experts.experts import ExpertGroup, grouped_linear, grouped_runs
 from geolm.experts.moe import BALANCE, DROPPED, ENTROPY, LOAD, Z_LOSS
+from geolm.experts.options import GATED_GEOMETRIES
 from geolm.geometry.stereographic import expmap0, logmap0, squash_tangent
 from geolm.nn import ForwardContext
 from geolm.testing import assert_cache_matches_forward, assert_causal
@@ -65,8 +67,10 @@ def test_sparse_dispatch_equals_the_dense_reference_in_value_and_gradient(counts
     assert_same_gradients(sparse, dense, [x, *layer.parameters()], atol=1e-5, rtol=1e-4)
 
 
-def test_a_geometry_nobody_chose_is_never_run(monkeypatch) -> None:
+@pytest.mark.parametrize("grouped", [True, False])
+def test_a_geometry_nobody_chose_is_never_run(monkeypatch, grouped: bool) -> None:
     layer = moe(top_k=1)
+    monkeypatch.setattr(ExpertGroup, "takes_grouped", lambda self, device: grouped)
     x = torch.randn(1, 6, 64)
     route = layer.route
 
@@ -78,14 +82,53 @@ def test_a_geometry_nobody_chose_is_never_run(monkeypatch) -> None:
     monkeypatch.setattr(layer, "route", only_the_first_two)
     for index, group in enumerate(layer.groups):
         run = group.run
-        spy = lambda rows, run=run, index=index, **_: called.append((index, rows)) or run(rows)  # noqa: E731
+        spy = lambda rows, *a, run=run, index=index, **kw: called.append((index, rows)) or run(rows, *a, **kw)  # noqa: E731
         monkeypatch.setattr(group, "run", spy)
     layer(x, context(6))
-    assert [index for index, _ in called] == [0]  # one batched run of the one geometry chosen
-    (_, padded), chosen = called[0], only_the_first_two(x[0])[1]
-    busiest = int(torch.bincount(chosen[:, 0], minlength=2).max())
-    assert padded.shape == (2, busiest, 64)  # both experts, padded to the busier one's tokens
-    assert int((padded.abs().sum(-1) > 0).sum()) == 6  # each token once, the rest padding
+    assert [index for index, _ in called] == [0]  # one run of the one geometry chosen
+    (_, rows), chosen = called[0], only_the_first_two(x[0])[1]
+    if grouped:  # each token once, sorted by expert
+        torch.testing.assert_close(rows, x[0][chosen[:, 0].argsort(stable=True)])
+    else:
+        busiest = int(torch.bincount(chosen[:, 0], minlength=2).max())
+        assert rows.shape == (2, busiest, 64)  # both experts, padded to the busier one's tokens
+        assert int((rows.abs().sum(-1) > 0).sum()) == 6  # each token once, the rest padding
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"experts_per_geometry": [3, 1, 2, 2, 2, 1, 3]}, {"expert_form": "gated", "geometries": list(GATED_GEOMETRIES)}],
+)
+def test_grouped_and_padded_experts_agree_in_value_and_gradient(monkeypatch, options) -> None:
+    """The counted dispatch through torch's grouped matmul against the padded batched product, every geometry."""
+    layer = moe(top_k=2, **options)
+    x = torch.randn(11, 64, requires_grad=True)
+    _, chosen, weights = layer.route(x)
+    weights = weights.detach().requires_grad_()
+    calls = []
+    monkeypatch.setattr(experts_module, "grouped_linear", lambda *a: calls.append(1) or grouped_linear(*a))
+    grouped, _ = layer.dispatch(x, chosen, weights)
+    assert calls  # the grouped matmul ran
+    monkeypatch.setattr(ExpertGroup, "takes_grouped", lambda self, device: False)
+    padded, _ = layer.dispatch(x, chosen, weights)
+    torch.testing.assert_close(grouped, padded, atol=1e-6, rtol=1e-5)
+    assert_same_gradients(grouped, padded, [x, weights, *layer.parameters()], atol=1e-6, rtol=1e-5)
+
+
+def test_the_grouped_linear_operator_multiplies_each_experts_rows_by_its_weight() -> None:
+    torch.manual_seed(0)
+    u, weight = torch.randn(9, 8, requires_grad=True), torch.randn(3, 12, 8, requires_grad=True)
+    ends = torch.tensor([4, 4, 9], dtype=torch.int32)  # the second expert has no rows
+    ours, expected = grouped_linear(u, weight, ends), torch.cat([u[:4] @ weight[0].T, u[4:] @ weight[2].T])
+    torch.testing.assert_close(ours, expected)
+    grad = torch.randn_like(ours)
+    for a, b in zip(*(torch.autograd.grad(out, (u, weight), grad) for out in (ours, expected)), strict=True):
+        torch.testing.assert_close(a, b)
+    (summed,) = torch.autograd.grad(grouped_linear(u, weight, ends).sum(), weight)  # a broadcast (stride 0) gradient
+    torch.testing.assert_close(summed[1], torch.zeros(12, 8))  # an expert without rows gets no gradient
+    torch.library.opcheck(grouped_linear, (u.detach(), weight, ends))  # fake tensors, autograd, compile
+    assert grouped_runs(torch.device("cpu"), 64, 32) and not grouped_runs(torch.device("cpu"), 64, 30)
+    assert not grouped_runs(torch.device("meta"), 64, 32)
 
 
 def test_curved_experts_approach_the_euclidean_one_as_curvature_vanishes() -> None:

@@ -23,6 +23,11 @@ origin. The geometries (docs/experts.md has the formulas):
 Tangent vectors of curved geometries pass through `squash_tangent` (geodesic length below
 `tangent_radius`), which keeps spherical points off the antipode and hyperbolic ones off the boundary.
 
+A group computes on one of two layouts of its experts' rows (`Padded`, `Grouped`), which say how a layer's
+matrix product and its per-expert values (curvatures, biases) reach each row: a padded batch (E, n, D), each
+expert on its own n rows, or the rows of all experts in one (n, D), sorted by expert, through torch's grouped
+matmul (`grouped_linear`), which wastes no work on padding.
+
 A geometry's layer is a chain of some hundred small elementwise operations (most of them on one number per
 row), so eagerly it costs far more than its two matrix products. `run(..., fused=True)` compiles a group's
 computation on its own (dynamic shapes; one graph per geometry, shared by every layer's group of that
@@ -32,7 +37,7 @@ geometry), which fuses the chain into a few loops.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -51,18 +56,93 @@ def raw_for(kappa: float) -> float:
     return math.log(kappa / (KAPPA_MAX - kappa)) if kappa > 0 else -30.0
 
 
-def batched_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """x (E, n, in) through each expert's own weight (E, out, in) and bias (E, out): (E, n, out)."""
-    out = x @ weight.mT
-    return out if bias is None else out + bias[:, None]
+@torch.library.custom_op("geolm::grouped_linear", mutates_args=())
+def grouped_linear(u: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Rows u (n, in) sorted by expert, expert e's rows ending at `ends[e]` (int32), each through its expert's
+    weight (E, out, in): (n, out). torch's grouped matmul, wrapped as an operator of its own so that
+    torch.compile calls it as it is (its compiled form takes bf16 only)."""
+    return F.grouped_mm(u.contiguous(), weight.mT, offs=ends)
+
+
+@torch.library.custom_op("geolm::grouped_linear_backward", mutates_args=())
+def grouped_linear_backward(
+    grad: torch.Tensor, u: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradients of `grouped_linear` for u and weight."""
+    grad = grad.contiguous()  # the grouped matmul refuses broadcast (stride 0) gradients
+    return F.grouped_mm(grad, weight, offs=ends), F.grouped_mm(grad.mT, u.contiguous(), offs=ends)
+
+
+@grouped_linear.register_fake
+def _(u: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    return u.new_empty(u.shape[0], weight.shape[1])
+
+
+@grouped_linear_backward.register_fake
+def _(grad: torch.Tensor, u: torch.Tensor, weight: torch.Tensor, ends: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return torch.empty_like(u), torch.empty_like(weight)
+
+
+def _save_inputs(ctx, inputs: tuple, output: torch.Tensor) -> None:
+    ctx.save_for_backward(*inputs)
+
+
+def _grouped_linear_grads(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+    return (*grouped_linear_backward(grad, *ctx.saved_tensors), None)
+
+
+grouped_linear.register_autograd(_grouped_linear_grads, setup_context=_save_inputs)
+
+
+def grouped_runs(device: torch.device, *widths: int) -> bool:
+    """Whether torch's grouped matmul takes float32 rows of these `widths` on `device`: on the CPU, for widths
+    of whole 16-byte units (its kernels' alignment); on CUDA it takes bf16 only, and experts compute in float32."""
+    return device.type == "cpu" and hasattr(F, "grouped_mm") and all(width % 4 == 0 for width in widths)
+
+
+class Padded(NamedTuple):
+    """The experts `experts` of a group, each on its own row of a padded batch u (E, n, D)."""
+
+    experts: slice
+
+    def linear(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """u (E, n, in) through each expert's weight (count, out, in) and bias (count, out): (E, n, out)."""
+        out = u @ weight[self.experts].mT
+        return out if bias is None else out + self.each(bias)
+
+    def each(self, values: torch.Tensor) -> torch.Tensor:
+        """One value per expert (count, …), placed to broadcast over its rows: (E, 1, …)."""
+        return values[self.experts][:, None]
+
+
+class Grouped(NamedTuple):
+    """All experts of a group on the rows of one u (n, D), sorted by expert: expert e's rows end at `ends[e]`
+    (int32, (count,)), and `owner` (n,) is each row's expert."""
+
+    ends: torch.Tensor
+    owner: torch.Tensor
+
+    def linear(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """u (n, in) through its rows' experts' weights (count, out, in) and biases (count, out): (n, out)."""
+        out = grouped_linear(u, weight, self.ends)
+        return out if bias is None else out + self.each(bias)
+
+    def each(self, values: torch.Tensor) -> torch.Tensor:
+        """One value per expert (count, …), given to each of its rows: (n, …)."""
+        return values.index_select(0, self.owner)
+
+
+Layout = Padded | Grouped
+EVERY_EXPERT = Padded(slice(None))
 
 
 class ExpertGroup(nn.Module):
-    """`count` experts of one geometry; subclasses say how experts map tangents u (E, n, D) to (E, n, D), every
-    expert on its own rows, in one batched computation."""
+    """`count` experts of one geometry; subclasses say how experts map tangents u to tangents of the same
+    shape, every expert on its own rows of a `Layout`, in one computation."""
 
     curved: ClassVar[bool] = False  # whether the group learns a curvature per expert
     compilable: ClassVar[bool] = True  # whether `fused` compiles the computation (it must run faster)
+    groupable: ClassVar[bool] = True  # whether it computes on the `Grouped` layout (torch's grouped matmul)
 
     def __init__(
         self, count: int, hidden: int, inner: int, kappa_init: float, radius: float, gated: bool = False
@@ -78,25 +158,42 @@ class ExpertGroup(nn.Module):
             self.value = nn.Parameter(torch.randn(count, inner, hidden) * inner**-0.5)
             self.value_bias = nn.Parameter(torch.zeros(count, inner))
 
+    def takes_grouped(self, device: torch.device) -> bool:
+        """Whether this group computes on the `Grouped` layout on `device`."""
+        return self.groupable and grouped_runs(device, *self.up.shape[1:])
+
     def kappa(self) -> torch.Tensor:
         """Sectional curvature of each expert (count,): 0 for flat geometries."""
         return self.up.new_zeros(self.count)
 
     def forward(self, index: int, x: torch.Tensor, fused: bool = False) -> torch.Tensor:
         """Expert `index` of this group on tokens x (n, D) -> (n, D)."""
-        return self.run(x[None], slice(index, index + 1), fused)[0]
+        return self.run(x[None], Padded(slice(index, index + 1)), fused)[0]
 
-    def run(self, x: torch.Tensor, experts: slice = slice(None), fused: bool = False) -> torch.Tensor:
-        """The experts `experts` of this group, each on its own tokens: x (E, n, D) -> (E, n, D); with `fused`,
-        through the compiled computation (the same numbers to rounding)."""
+    def run(self, x: torch.Tensor, layout: Layout = EVERY_EXPERT, fused: bool = False) -> torch.Tensor:
+        """The experts of `layout`, each on its own tokens: x (E, n, D) padded, or (n, D) grouped, to the same
+        shape; with `fused`, through the compiled computation (the same numbers to rounding)."""
         scale = math.sqrt(self.hidden)
         compute = type(self).compute  # compiled per class: each has its own graphs and limit of recompilations
         if fused and self.compilable and not torch.compiler.is_compiling():  # (compiling: part of the model's graph)
             compute = compiled(compute)
-        return (compute(self, x.float() / scale, experts) * scale).to(x.dtype)
+        return (compute(self, x.float() / scale, layout) * scale).to(x.dtype)
 
-    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
+    def compute(self, u: torch.Tensor, layout: Layout) -> torch.Tensor:
         raise NotImplementedError
+
+    def point(self, tangent: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """expmap0 of a tangent of the κ-stereographic manifold, squashed below `radius` first."""
+        return project(expmap0(squash_tangent(tangent, k, self.radius), k), k)
+
+    def mobius_layer(
+        self, tangent: torch.Tensor, bias: torch.Tensor, kappa: torch.Tensor, k: torch.Tensor, layout: Layout
+    ) -> torch.Tensor:
+        """logmap0(expmap0(Wu) ⊕_κ expmap0(b)) for the products `tangent` = Wu of each row: one layer on its
+        expert's manifold, read back as a tangent. The biases' points are computed once per expert (`kappa`,
+        (count, 1)) and placed on the rows, whose curvatures are `k`."""
+        biased = mobius_add(self.point(tangent, k), layout.each(self.point(bias, kappa)), k)
+        return logmap0(project(biased, k), k)
 
 
 class StereographicExperts(ExpertGroup):
@@ -109,21 +206,14 @@ class StereographicExperts(ExpertGroup):
             return super().kappa()
         return self.sign * KAPPA_MAX * torch.sigmoid(self.raw_kappa)
 
-    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
-        k = self.kappa()[experts].view(-1, 1, 1)
+    def compute(self, u: torch.Tensor, layout: Layout) -> torch.Tensor:
+        kappa = self.kappa()[:, None]
+        k = layout.each(kappa)
         u = squash_tangent(u, k, self.radius)
-        active = F.silu(self.mobius_linear(u, self.up[experts], self.up_bias[experts], k))
+        active = F.silu(self.mobius_layer(layout.linear(u, self.up), self.up_bias, kappa, k, layout))
         if self.gated:
-            active = active * self.mobius_linear(u, self.value[experts], self.value_bias[experts], k)
-        return self.mobius_linear(active, self.down[experts], self.down_bias[experts], k)
-
-    def mobius_linear(self, u: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """logmap0(expmap0(Wu) ⊕_κ expmap0(b)) for each expert: one layer on its manifold, read back as a tangent."""
-
-        def point(tangent: torch.Tensor) -> torch.Tensor:
-            return project(expmap0(squash_tangent(tangent, k, self.radius), k), k)
-
-        return logmap0(project(mobius_add(point(batched_linear(u, weight)), point(bias[:, None]), k), k), k)
+            active = active * self.mobius_layer(layout.linear(u, self.value), self.value_bias, kappa, k, layout)
+        return self.mobius_layer(layout.linear(active, self.down), self.down_bias, kappa, k, layout)
 
 
 class EuclideanExperts(StereographicExperts):
@@ -146,27 +236,28 @@ class LorentzExperts(ExpertGroup):
     def kappa(self) -> torch.Tensor:
         return -KAPPA_MAX * torch.sigmoid(self.raw_kappa)
 
-    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
-        c = -self.kappa()[experts].view(-1, 1, 1)
+    def compute(self, u: torch.Tensor, layout: Layout) -> torch.Tensor:
+        c = -layout.each(self.kappa())[..., None]
         space = expmap0_space(squash_tangent(u, c, self.radius), c)
-        active = F.silu(batched_linear(space, self.up[experts], self.up_bias[experts]))
-        return logmap0_space(batched_linear(active, self.down[experts], self.down_bias[experts]), c)
+        active = F.silu(layout.linear(space, self.up, self.up_bias))
+        return logmap0_space(layout.linear(active, self.down, self.down_bias), c)
 
 
 class SimplexExperts(ExpertGroup):
     """Experts whose hidden layer is a point of the simplex, read in the Fisher–Rao geometry."""
 
-    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
-        p = torch.softmax(batched_linear(u, self.up[experts], self.up_bias[experts]), dim=-1)
-        return batched_linear(log_barycentre(p), self.down[experts], self.down_bias[experts])
+    def compute(self, u: torch.Tensor, layout: Layout) -> torch.Tensor:
+        p = torch.softmax(layout.linear(u, self.up, self.up_bias), dim=-1)
+        return layout.linear(log_barycentre(p), self.down, self.down_bias)
 
 
 class ComplexExperts(ExpertGroup):
     """Experts with complex weights, stored as real pairs on a trailing dimension of 2. Compiled, their
     complex arithmetic ran slower than eager (14 against 11 ms for a training step of 2 experts x 290 rows on
-    2 CPU cores), so `fused` leaves them eager."""
+    2 CPU cores), so `fused` leaves them eager; the grouped matmul takes no complex numbers, so they compute
+    padded."""
 
-    compilable = False
+    compilable = groupable = False
 
     def __init__(self, count: int, hidden: int, inner: int, kappa_init: float, radius: float) -> None:
         super().__init__(count, hidden, inner, kappa_init, radius)
@@ -174,13 +265,13 @@ class ComplexExperts(ExpertGroup):
         self.up_bias = nn.Parameter(torch.zeros(count, inner, 2))
         self.down = nn.Parameter(torch.randn(count, hidden, inner, 2) * (2 * inner) ** -0.5 * 0.1)
 
-    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
+    def compute(self, u: torch.Tensor, layout: Layout) -> torch.Tensor:
         with torch.autocast(u.device.type, enabled=False):  # no half-precision complex kernels
-            up = torch.view_as_complex(self.up[experts].float())
-            z = batched_linear(u.to(up.dtype), up, torch.view_as_complex(self.up_bias[experts].float()))
+            up = torch.view_as_complex(self.up.float())
+            z = layout.linear(u.to(up.dtype), up, torch.view_as_complex(self.up_bias.float()))
             active = z * torch.sigmoid(z.abs())
-            out = batched_linear(active, torch.view_as_complex(self.down[experts].float())).real
-            return out + self.down_bias[experts].float()[:, None]
+            out = layout.linear(active, torch.view_as_complex(self.down.float())).real
+            return out + layout.each(self.down_bias.float())
 
 
 class ProductExperts(ExpertGroup):
@@ -204,22 +295,14 @@ class ProductExperts(ExpertGroup):
         """The mean of the factors' curvatures, one number per expert (what nuanced routing reads)."""
         return self.factor_kappas().mean(-1)
 
-    def compute(self, u: torch.Tensor, experts: slice) -> torch.Tensor:
-        tangents = batched_linear(u, self.up[experts]).split(self.widths, -1)
-        biases = self.up_bias[experts][:, None].split(self.widths, -1)
-        kappas = self.factor_kappas()[experts].T[..., None, None]  # (3, E, 1, 1)
+    def compute(self, u: torch.Tensor, layout: Layout) -> torch.Tensor:
+        tangents = layout.linear(u, self.up).split(self.widths, -1)
+        biases = self.up_bias.split(self.widths, -1)
         active = [  # three factors, not a loop over tokens
-            self.factor(tangent, bias, k) for tangent, bias, k in zip(tangents, biases, kappas, strict=True)
+            F.silu(self.mobius_layer(tangent, bias, kappa[:, None], layout.each(kappa[:, None]), layout))
+            for tangent, bias, kappa in zip(tangents, biases, self.factor_kappas().T, strict=True)
         ]
-        return batched_linear(torch.cat(active, -1), self.down[experts], self.down_bias[experts])
-
-    def factor(self, tangent: torch.Tensor, bias: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        """silu(logmap0(expmap0(W₁u) ⊕_κ b₁)) on one factor of curvature k."""
-
-        def point(v: torch.Tensor) -> torch.Tensor:
-            return project(expmap0(squash_tangent(v, k, self.radius), k), k)
-
-        return F.silu(logmap0(project(mobius_add(point(tangent), point(bias), k), k), k))
+        return layout.linear(torch.cat(active, -1), self.down, self.down_bias)
 
 
 EXPERT_GROUPS: dict[str, type[ExpertGroup]] = {

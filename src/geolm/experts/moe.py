@@ -8,10 +8,11 @@ real tokens of logsumexp(logits)² (ST-MoE), which keeps the logits from driftin
 (each token's share of assignments per expert, (B, T, E)) and `router_entropy` (B, T).
 
 Dispatch is sparse: the (token, expert) assignments are sorted by expert, and each geometry's experts run in
-one batched computation (`ExpertGroup.run`), every expert on its own tokens, padded to the group's busiest
-expert; a geometry nobody chose is never run. The one host synchronisation is reading how many tokens each
-expert got, to size the padding; with a capacity factor every expert gets its capacity of rows instead, and
-nothing waits for the device.
+one computation (`ExpertGroup.run`), every expert on its own tokens: through torch's grouped matmul on the
+sorted rows where it runs, otherwise padded to the group's busiest expert; a geometry nobody chose is never
+run. The one host synchronisation is reading how many tokens each expert got, to cut the sorted rows into
+geometries; with a capacity factor every expert gets its capacity of rows instead, and nothing waits for the
+device.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from torch import nn
 
 from geolm.config import GeoConfig
 from geolm.errors import ConfigError
-from geolm.experts.experts import EXPERT_GROUPS, raw_for
+from geolm.experts.experts import EXPERT_GROUPS, Grouped, raw_for
 from geolm.experts.options import GeometricMoEOptions
 from geolm.nn.context import ForwardContext
 from geolm.nn.registry import FFN
@@ -226,8 +227,10 @@ class GeometricMoE(nn.Module):
     def dispatch_by_count(
         self, x: torch.Tensor, chosen: torch.Tensor, weights: torch.Tensor, fused: bool
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """`dispatch` without a capacity: each geometry's experts padded to its busiest one, whose row count is
-        read on the host (one synchronisation per layer). A single token (decoding one sequence) runs its top-k
+        """`dispatch` without a capacity: each geometry's experts on their rows as sorted, through torch's grouped
+        matmul where it runs (`ExpertGroup.takes_grouped`), otherwise padded to the group's busiest expert; how
+        many rows each expert got is read on the host (one synchronisation per layer), since each geometry's
+        computation has its own shape. A single token (decoding one sequence) runs its top-k
         experts one by one: sorting, padding and scattering one row would cost more than its experts do.
 
         Under torch.compile this runs eagerly: how many rows each expert gets is known only at run time, and
@@ -247,9 +250,13 @@ class GeometricMoE(nn.Module):
             if not taken:
                 continue  # a geometry nobody chose is never run
             rows = slice(start, start + taken)
-            cells = (ranked[rows] - first) * width + slot[rows]  # (expert, place) of each row, padded to `width`
-            padded = x.new_zeros(group.count * width, x.shape[-1]).index_copy(0, cells, x[tokens[rows]])
-            outputs.append(group.run(padded.view(group.count, width, -1), fused=fused).flatten(0, 1)[cells])
+            if group.takes_grouped(x.device):  # the rows as they are sorted, no padding
+                layout = Grouped(counts[first : first + group.count].cumsum(0).int(), ranked[rows] - first)
+                outputs.append(group.run(x[tokens[rows]], layout, fused))
+            else:
+                cells = (ranked[rows] - first) * width + slot[rows]  # (expert, place) of each row, padded to `width`
+                padded = x.new_zeros(group.count * width, x.shape[-1]).index_copy(0, cells, x[tokens[rows]])
+                outputs.append(group.run(padded.view(group.count, width, -1), fused=fused).flatten(0, 1)[cells])
             start += taken
         return combine(x, torch.cat(outputs), weights, order, tokens), dropped
 
