@@ -4,11 +4,12 @@ per parameter by design (an expert's geometry, an integrator's iterations).
 FLOPs are counted, not estimated: one training forward of each model runs under torch's `FlopCounterMode`,
 which adds up every matrix product it executes, and a step is three forwards' worth (the backward does twice
 the forward's products, as in the 6N rule). So the count holds every integrator iteration that ran (all of
-them in training), the experts each token was routed to (with the padding of the batched dispatch) and the
-attention scores; the elementwise work of the geometry is not counted, as no MFU counts it. Attention
-kernels that the counter does not know are given their products here: SDPA's CPU kernel and curvature
-attention's blockwise operator (the product of augmented rows q′k′ and the probabilities' product with
-the values). MFU is those FLOPs per second of training over a measured float32 matmul peak.
+them in training), the experts each token was routed to (the grouped matmul's rows, or, where experts run
+padded, the padding too) and the attention scores; the elementwise work of the geometry is not counted, as
+no MFU counts it. Kernels and operators that the counter does not know are given their products here:
+SDPA's CPU kernel, the experts' grouped matmul and curvature attention's blockwise operator (the product of
+augmented rows q′k′ and the probabilities' product with the values). MFU is those FLOPs per second of
+training over a measured float32 matmul peak.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from benchmarks.common import interleaved, matmul_peak_flops
 from benchmarks.scaling_bench import BASE_LENGTH, BASE_WIDTH, REFERENCE, REPEATS, built, point
 from geolm.curvature.blockwise import geodesic_blocks  # noqa: F401 (registers the operator counted below)
 from geolm.experiments.measure import TrainingStep
+from geolm.experts.experts import grouped_linear  # noqa: F401 (likewise)
 
 GOAL = 0.7  # every family's MFU at least this share of llama's
 
@@ -27,6 +29,13 @@ GOAL = 0.7  # every family's MFU at least this share of llama's
 @register_flop_formula(torch.ops.aten._scaled_dot_product_flash_attention_for_cpu)
 def _sdpa_cpu_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
     return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+@register_flop_formula(torch.ops.geolm.grouped_linear)
+def _grouped_linear_flops(u_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
+    """Every row (n, in) through its own expert's weight (E, out, in), once."""
+    rows, width = u_shape
+    return 2 * rows * width * weight_shape[1]
 
 
 @register_flop_formula(torch.ops.geolm.geodesic_blocks)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from benchmarks import mfu_bench, scaling_bench
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from geolm.experiments.leaderboard import FAMILIES
+from geolm.experts.experts import grouped_linear
 
 
 def test_every_family_gets_counted_flops_and_an_mfu_beside_llamas(monkeypatch) -> None:
@@ -29,3 +32,11 @@ def test_every_family_gets_counted_flops_and_an_mfu_beside_llamas(monkeypatch) -
     assert families["curvature"]["flops_per_token"] > families["llama"]["flops_per_token"]
     assert all(row["mfu"] > 0 and row["tokens_per_s"] > 0 for row in families.values())
     assert "| llama | " in mfu_bench.markdown(result)
+
+
+def test_the_experts_grouped_matmul_is_counted_row_by_row() -> None:
+    u, weight = torch.randn(10, 8), torch.randn(3, 12, 8)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        grouped_linear(u, weight, torch.tensor([2, 2, 10], dtype=torch.int32))
+    assert counter.get_total_flops() == 2 * 10 * 8 * 12  # every row once through its expert, no padding
