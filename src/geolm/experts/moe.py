@@ -230,8 +230,8 @@ class GeometricMoE(nn.Module):
         """`dispatch` without a capacity: each geometry's experts on their rows as sorted, through torch's grouped
         matmul where it runs (`ExpertGroup.takes_grouped`), otherwise padded to the group's busiest expert; how
         many rows each expert got is read on the host (one synchronisation per layer), since each geometry's
-        computation has its own shape. A single token (decoding one sequence) runs its top-k
-        experts one by one: sorting, padding and scattering one row would cost more than its experts do.
+        computation has its own shape. A single token (decoding one sequence) runs its top-k experts one by
+        one: sorting, padding and scattering one row would cost more than its experts do.
 
         Under torch.compile this runs eagerly: how many rows each expert gets is known only at run time, and
         tracing it would recompile for every new busiest-expert width. The experts' own computation, whose
