@@ -127,7 +127,7 @@ WHY = {
     "some 30 passes' work compiled into a few fused loops; no length x length tensor is kept",
     REFERENCE: "the same scores computed at once, every length x length distance kept for the backward pass: "
     "work and memory that grow with the square of the length",
-    "mgm": "per token, routing to the top 2 of 7 experts, sorting the tokens by expert, one batched run per "
+    "mgm": "per token, routing to the top 2 of 7 experts, sorting the tokens by expert, one run per "
     "geometry and combining them back (dispatch), a cost that matrix products outgrow as the width grows; and "
     "the memory slots, read and written by segment (each read over its segment's slots and tokens, each write "
     "over its segment): work and memory linear in the length, with a loop over the segments",
