@@ -2,6 +2,7 @@
 router's losses and statistics go through the parts channel."""
 
 import copy
+import warnings
 
 import pytest
 import torch
@@ -238,10 +239,16 @@ def values_and_gradients(layer: GeometricMoE, x: torch.Tensor) -> list[torch.Ten
 @pytest.mark.slow
 def test_compiled_experts_equal_eager_ones_in_value_and_gradient() -> None:
     geometries = ["hyperbolic", "lorentz", "complex"]  # complex stays eager (not compilable)
+    counts = [1, 2, 1]  # a group of one expert: its values broadcast to its rows (see Grouped.each)
     x = torch.randn(2, 7, 64, requires_grad=True)
-    eager = values_and_gradients(moe(geometries=geometries, experts_implementation="eager"), x)
+    eager = values_and_gradients(
+        moe(geometries=geometries, experts_per_geometry=counts, experts_implementation="eager"), x
+    )
     graphs = counters["stats"]["unique_graphs"]
-    fused = values_and_gradients(moe(geometries=geometries, experts_implementation="compiled"), x)
+    options = {"geometries": geometries, "experts_per_geometry": counts, "experts_implementation": "compiled"}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="compiling")  # a compiler failure: an eager fallback and a warning
+        fused = values_and_gradients(moe(**options), x)
     assert counters["stats"]["unique_graphs"] - graphs >= 2  # the two compilable geometries ran compiled
     for ours, theirs in zip(fused, eager, strict=True):
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)

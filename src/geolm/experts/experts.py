@@ -128,7 +128,11 @@ class Grouped(NamedTuple):
         return out if bias is None else out + self.each(bias)
 
     def each(self, values: torch.Tensor) -> torch.Tensor:
-        """One value per expert (count, …), given to each of its rows: (n, …)."""
+        """One value per expert (count, …), given to each of its rows: (n, …). A group of one expert broadcasts
+        its values instead: torch 2.13's inductor fails to generate CPU code for the gradient of a gather from
+        a single row."""
+        if values.shape[0] == 1:
+            return values.expand(self.owner.shape[0], *values.shape[1:])
         return values.index_select(0, self.owner)
 
 
