@@ -246,16 +246,18 @@ class GeometricMoE(nn.Module):
         outputs, start = [], 0
         for group, first in zip(self.groups, self.first_expert, strict=True):
             group_sizes = sizes[first : first + group.count]
-            taken, width = sum(group_sizes), max(group_sizes)
+            taken = sum(group_sizes)
             if not taken:
                 continue  # a geometry nobody chose is never run
             rows = slice(start, start + taken)
+            picked = x[tokens[rows]]  # the geometry's rows, sorted by expert
             if group.takes_grouped(x.device):  # the rows as they are sorted, no padding
                 layout = Grouped(counts[first : first + group.count].cumsum(0).int(), ranked[rows] - first)
-                outputs.append(group.run(x[tokens[rows]], layout, fused))
+                outputs.append(group.run(picked, layout, fused))
             else:
+                width = max(group_sizes)
                 cells = (ranked[rows] - first) * width + slot[rows]  # (expert, place) of each row, padded to `width`
-                padded = x.new_zeros(group.count * width, x.shape[-1]).index_copy(0, cells, x[tokens[rows]])
+                padded = x.new_zeros(group.count * width, x.shape[-1]).index_copy(0, cells, picked)
                 outputs.append(group.run(padded.view(group.count, width, -1), fused=fused).flatten(0, 1)[cells])
             start += taken
         return combine(x, torch.cat(outputs), weights, order, tokens), dropped
